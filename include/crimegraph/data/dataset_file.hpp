@@ -1,0 +1,20 @@
+#pragma once
+// The dataset file: one HDF5 file per prepared dataset. The layout is documented in
+// docs/dataset-format.md; readers reject other format versions and wrong shapes.
+#include <string>
+
+#include "crimegraph/data/dataset.hpp"
+
+namespace crimegraph {
+
+inline constexpr const char* kDatasetFormatName = "crimegraph-dataset";
+inline constexpr int kDatasetFormatVersion = 1;
+
+/// Writes `dataset` to `path` atomically (temporary name, then rename). Validates first.
+void write_dataset(const CrimeDataset& dataset, const std::string& path);
+/// Reads and validates a dataset file; errors name the file and the problem.
+CrimeDataset read_dataset(const std::string& path);
+/// Reads only the street graph of a dataset file.
+StreetGraph read_street_graph(const std::string& path);
+
+}  // namespace crimegraph

@@ -1,0 +1,2 @@
+// Anchors the exception classes' vtables in the library.
+#include "crimegraph/error.hpp"

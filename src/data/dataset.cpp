@@ -1,0 +1,64 @@
+#include "crimegraph/data/dataset.hpp"
+
+#include <algorithm>
+
+#include "crimegraph/error.hpp"
+
+namespace crimegraph {
+
+std::int32_t CrimeDataset::channel_index(const std::string& channel) const {
+  const auto it = std::find(channels.begin(), channels.end(), channel);
+  if (it == channels.end()) throw DataError("dataset has no channel '" + channel + "'");
+  return static_cast<std::int32_t>(it - channels.begin());
+}
+
+void CrimeDataset::validate() const {
+  graph.validate();
+  const std::size_t d = static_cast<std::size_t>(days()), n = static_cast<std::size_t>(nodes());
+  auto expect = [](const char* what, std::size_t got, std::size_t want) {
+    if (got != want) {
+      throw DataError(std::string("dataset: ") + what + " has " + std::to_string(got) + " values, expected " +
+                      std::to_string(want));
+    }
+  };
+  if (channels.empty()) throw DataError("dataset: no feature channels");
+  if (categories.empty()) throw DataError("dataset: no event categories");
+  expect("features", features.size(), d * n * channels.size());
+  expect("label", label.size(), d * n);
+  expect("counts", counts.size(), d * n * categories.size());
+  if (!intensity.empty()) expect("intensity", intensity.size(), d * n);
+  for (std::size_t i = 1; i < d; ++i) {
+    if (day_number[i] != day_number[i - 1] + 1) {
+      throw DataError("dataset: the calendar is not a run of consecutive days at position " + std::to_string(i));
+    }
+  }
+}
+
+std::vector<float> smooth_counts(const std::vector<std::int32_t>& counts, std::int32_t days, std::int32_t nodes,
+                                 std::int32_t categories, double alpha) {
+  if (!(alpha > 0.0 && alpha <= 1.0)) throw ConfigError("smoothing factor must be in (0, 1]");
+  const std::size_t row = static_cast<std::size_t>(nodes) * categories;
+  std::vector<float> out(counts.size());
+  std::vector<double> state(row, 0.0);
+  for (std::int32_t t = 0; t < days; ++t) {
+    const std::size_t base = static_cast<std::size_t>(t) * row;
+    for (std::size_t k = 0; k < row; ++k) {
+      state[k] = alpha * counts[base + k] + (1.0 - alpha) * state[k];
+      out[base + k] = static_cast<float>(state[k]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::int32_t> label_from_counts(const std::vector<std::int32_t>& counts, std::int32_t days,
+                                            std::int32_t nodes, const std::vector<std::string>& categories) {
+  const auto it = std::find(categories.begin(), categories.end(), kLabelCategory);
+  if (it == categories.end()) throw DataError(std::string("no '") + kLabelCategory + "' category to label from");
+  const auto c = static_cast<std::size_t>(it - categories.begin());
+  const std::size_t k = categories.size();
+  std::vector<std::int32_t> label(static_cast<std::size_t>(days) * nodes);
+  for (std::size_t i = 0; i < label.size(); ++i) label[i] = counts[i * k + c];
+  return label;
+}
+
+}  // namespace crimegraph

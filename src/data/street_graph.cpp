@@ -1,0 +1,87 @@
+#include "crimegraph/data/street_graph.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <utility>
+
+#include "crimegraph/error.hpp"
+
+namespace crimegraph {
+
+double gaussian_weight(double distance_m, double alpha_m) {
+  return std::exp(-(distance_m * distance_m) / (2.0 * alpha_m * alpha_m));
+}
+
+void StreetGraph::validate() const {
+  const std::size_t n = source_id.size();
+  if (name.size() != n || x.size() != n || y.size() != n || lon.size() != n || lat.size() != n ||
+      length_m.size() != n) {
+    throw DataError("street graph: per-node arrays have different lengths");
+  }
+  if (!(alpha_m > 0.0)) throw DataError("street graph: kernel alpha must be positive");
+  std::set<std::pair<std::int32_t, std::int32_t>> seen;
+  for (const auto& e : edges) {
+    if (e.u < 0 || e.v < 0 || e.u >= static_cast<std::int32_t>(n) || e.v >= static_cast<std::int32_t>(n)) {
+      throw DataError("street graph: edge (" + std::to_string(e.u) + ", " + std::to_string(e.v) +
+                      ") refers to a node outside 0.." + std::to_string(n > 0 ? n - 1 : 0));
+    }
+    if (e.u >= e.v) {
+      throw DataError("street graph: edge (" + std::to_string(e.u) + ", " + std::to_string(e.v) +
+                      ") is a self-loop or not stored with u < v");
+    }
+    if (!seen.emplace(e.u, e.v).second) {
+      throw DataError("street graph: duplicate edge (" + std::to_string(e.u) + ", " + std::to_string(e.v) + ")");
+    }
+    if (!(e.distance_m >= 0.0) || !std::isfinite(e.weight)) {
+      throw DataError("street graph: edge (" + std::to_string(e.u) + ", " + std::to_string(e.v) +
+                      ") has an invalid distance or weight");
+    }
+  }
+}
+
+void StreetGraph::reweight(double alpha) {
+  alpha_m = alpha;
+  for (auto& e : edges) e.weight = gaussian_weight(e.distance_m, alpha);
+}
+
+SparseAdjacency sparse_adjacency(const StreetGraph& graph, AdjacencyNorm norm) {
+  SparseAdjacency a;
+  a.nodes = graph.node_count();
+  std::vector<std::int64_t> degree(static_cast<std::size_t>(a.nodes) + 1, 0);
+  for (const auto& e : graph.edges) {
+    ++degree[static_cast<std::size_t>(e.u) + 1];
+    ++degree[static_cast<std::size_t>(e.v) + 1];
+  }
+  a.row_ptr.assign(degree.size(), 0);
+  for (std::size_t i = 1; i < degree.size(); ++i) a.row_ptr[i] = a.row_ptr[i - 1] + degree[i];
+  a.col.resize(static_cast<std::size_t>(a.row_ptr.back()));
+  a.value.resize(a.col.size());
+  std::vector<std::int64_t> fill(a.row_ptr.begin(), a.row_ptr.end() - 1);
+  for (const auto& e : graph.edges) {
+    auto put = [&](std::int32_t r, std::int32_t c) {
+      const auto k = static_cast<std::size_t>(fill[static_cast<std::size_t>(r)]++);
+      a.col[k] = c;
+      a.value[k] = static_cast<float>(e.weight);
+    };
+    put(e.u, e.v);
+    put(e.v, e.u);
+  }
+  // Sorted columns make the layout independent of edge order.
+  for (std::int32_t r = 0; r < a.nodes; ++r) {
+    const auto b = static_cast<std::size_t>(a.row_ptr[r]), end = static_cast<std::size_t>(a.row_ptr[r + 1]);
+    std::vector<std::pair<std::int32_t, float>> row;
+    for (auto k = b; k < end; ++k) row.emplace_back(a.col[k], a.value[k]);
+    std::sort(row.begin(), row.end());
+    double sum = 0.0;
+    for (const auto& [c, v] : row) sum += v;
+    for (auto k = b; k < end; ++k) {
+      a.col[k] = row[k - b].first;
+      a.value[k] = row[k - b].second;
+      if (norm == AdjacencyNorm::Row && sum > 0.0) a.value[k] = static_cast<float>(a.value[k] / sum);
+    }
+  }
+  return a;
+}
+
+}  // namespace crimegraph

@@ -1,0 +1,41 @@
+#include "crimegraph/model/baselines.hpp"
+
+namespace crimegraph {
+
+HitRate make_hit_rate(const CrimeDataset& dataset, const HitRateOptions& options) {
+  return HitRate(options, options.kind == HitRateKind::StreetLength ? dataset.graph.length_m : std::vector<double>{});
+}
+
+BaselineScores baseline_hit_rates(const CrimeDataset& ds, const WindowIndex& index, Split split,
+                                  const HitRateOptions& options) {
+  const auto n = ds.nodes();
+  const auto channels = ds.channel_count();
+  const auto violent = ds.channel_index(kDefaultChannels[2]);
+
+  // Historical average: mean label per node over the training days.
+  std::vector<float> historical(static_cast<std::size_t>(n), 0.0f);
+  const auto train = index.days_of(Split::Train);
+  for (auto t = train.first; t < train.end; ++t) {
+    const auto* lab = ds.label.data() + static_cast<std::size_t>(t) * n;
+    for (std::int32_t i = 0; i < n; ++i) historical[i] += static_cast<float>(lab[i]);
+  }
+  for (auto& h : historical) h /= static_cast<float>(std::max(1, train.size()));
+
+  HitRate naive = make_hit_rate(ds, options), hist = make_hit_rate(ds, options), oracle = make_hit_rate(ds, options);
+  std::vector<float> yesterday(static_cast<std::size_t>(n));
+  for (auto t : index.target_days(split)) {
+    const auto* lab = ds.label.data() + static_cast<std::size_t>(t) * n;
+    const float* prev = ds.features_of_day(t - 1);
+    for (std::int32_t i = 0; i < n; ++i) yesterday[i] = prev[static_cast<std::size_t>(i) * channels + violent];
+    naive.add_day(yesterday.data(), lab, n);
+    hist.add_day(historical.data(), lab, n);
+    if (ds.has_intensity()) oracle.add_day(ds.intensity.data() + static_cast<std::size_t>(t) * n, lab, n);
+  }
+  BaselineScores out;
+  out.naive = naive.value();
+  out.historical = hist.value();
+  if (ds.has_intensity()) out.oracle = oracle.value();
+  return out;
+}
+
+}  // namespace crimegraph
