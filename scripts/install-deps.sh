@@ -8,7 +8,7 @@ packages=(
   libhdf5-dev hdf5-tools
   libboost-program-options-dev libspdlog-dev libgtest-dev
   libgdal-dev
-  python3-h5py python3-pandas python3-matplotlib
+  python3-h5py python3-pandas
 )
 missing=()
 for p in "${packages[@]}"; do
