@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
   cmake g++ make
-  libtorch-dev
+  libtorch-dev libopenblas0-openmp
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
   libboost-program-options-dev libspdlog-dev libgtest-dev

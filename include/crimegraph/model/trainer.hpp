@@ -1,0 +1,81 @@
+#pragma once
+// Trains and evaluates one GLDNet configuration: the unit of work of a search trial.
+// LibTorch stays behind this header (pimpl), so callers compile without it.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "crimegraph/data/windows.hpp"
+#include "crimegraph/model/hit_rate.hpp"
+#include "crimegraph/model/hyperparameters.hpp"
+#include "crimegraph/model/training_data.hpp"
+
+namespace crimegraph {
+
+enum class TrialStatus { Ok = 0, Diverged = 1, Failed = 2 };
+const char* trial_status_name(TrialStatus status);
+
+struct EpochRecord {
+  std::int32_t epoch = 0;  ///< epochs completed, 1-based
+  double train_loss = 0.0;
+  double validation_loss = 0.0;
+  double validation_hit_rate = 0.0;
+  double learning_rate = 0.0;  ///< at the end of the epoch
+  double train_seconds = 0.0;
+  double eval_seconds = 0.0;
+};
+
+struct Evaluation {
+  double loss = 0.0;
+  double hit_rate = 0.0;
+  std::int64_t days_scored = 0;
+};
+
+struct TrainerOptions {
+  std::uint64_t seed = 1;          ///< weight initialisation and batch order
+  std::int32_t threads = 1;        ///< intra-op threads
+  HitRateOptions hit_rate;         ///< how validation and test are scored
+  std::int32_t eval_batch_size = 64;
+};
+
+class Trainer {
+ public:
+  /// Builds the model; throws ConfigError when the data is too short for the lookback.
+  Trainer(std::shared_ptr<const TrainingData> data, Hyperparameters hyperparameters, TrainerOptions options = {});
+  ~Trainer();
+  Trainer(Trainer&&) noexcept;
+  Trainer& operator=(Trainer&&) noexcept;
+
+  /// Trains until `epochs` epochs have been completed in total (continuing from epoch()),
+  /// scoring the validation split after each. Stops early with Diverged when the loss is not
+  /// finite. `on_epoch` sees each finished epoch.
+  TrialStatus fit(std::int32_t epochs, const std::function<void(const EpochRecord&)>& on_epoch = {});
+  /// Loss and hit rate of the current model on a split.
+  Evaluation evaluate(Split split);
+  /// Predictions for the given target days, [day][node].
+  std::vector<float> predict(const std::vector<std::int32_t>& target_days);
+
+  std::int32_t epoch() const;
+  TrialStatus status() const;
+  const std::string& message() const;
+  const std::vector<EpochRecord>& history() const;  ///< the epochs trained by this object
+  const Hyperparameters& hyperparameters() const;
+  const WindowIndex& windows() const;
+  std::int64_t parameter_count() const;
+
+  /// The full training state (weights, optimiser moments, schedule position, epoch, seed and
+  /// hyperparameters) as bytes; restore() on a Trainer of the same hyperparameters resumes
+  /// exactly where this one stopped.
+  std::string checkpoint() const;
+  void restore(const std::string& bytes);
+  /// Writes checkpoint() to a file (atomically).
+  void save(const std::string& path) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace crimegraph

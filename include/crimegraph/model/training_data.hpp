@@ -1,0 +1,57 @@
+#pragma once
+// What training reads, prepared once per process and shared by every trial: the feature
+// tensor, the label as float, and the row-normalised sparse adjacency.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "crimegraph/data/dataset.hpp"
+#include "crimegraph/data/street_graph.hpp"
+
+namespace crimegraph {
+
+class TrainingData {
+ public:
+  explicit TrainingData(const CrimeDataset& dataset);
+
+  std::int32_t days() const { return days_; }
+  std::int32_t nodes() const { return nodes_; }
+  std::int32_t channels() const { return channels_; }
+  const SparseAdjacency& adjacency() const { return adjacency_; }
+  const std::vector<double>& lengths() const { return lengths_; }
+
+  /// Writes the raw windows of `target_days` as [node][batch][lookback x channel] into `out`
+  /// (nodes x B x L x C floats): one memcpy per node and window.
+  void gather_windows(const std::vector<std::int32_t>& target_days, std::int32_t lookback, float* out) const;
+
+  /// GLDNet's temporal input is a set of exponentially smoothed summaries of each window:
+  /// scale s is the weighted mean of the L days with weight gamma_s^(days back), gamma in
+  /// kSmoothingGammas, from the last day alone (gamma 0) to the plain mean (gamma 1), so every
+  /// day of the window reaches the model. Returns the [scale][day] weights, day 0 the oldest.
+  static constexpr int kSmoothingScales = 4;
+  static constexpr float kSmoothingGammas[kSmoothingScales] = {0.0f, 0.5f, 0.8f, 1.0f};
+  static std::vector<float> smoothing_weights(std::int32_t lookback);
+  std::int32_t smoothed_width() const { return kSmoothingScales * channels_; }
+  /// Days t-L .. t-1 of the window of target day t: L x nodes x channels contiguous floats.
+  const float* window_begin(std::int32_t target_day, std::int32_t lookback) const {
+    check_window(target_day, lookback);
+    return day_major_.data() + static_cast<std::size_t>(target_day - lookback) * nodes_ * channels_;
+  }
+  /// Throws DataError unless days t-L .. t exist.
+  void check_window(std::int32_t target_day, std::int32_t lookback) const;
+  /// Mean label over the first `days` days: the prior event rate.
+  double mean_label(std::int32_t days) const;
+  /// Writes the labels of `target_days` as [node][batch] into `out`.
+  void gather_labels(const std::vector<std::int32_t>& target_days, float* out) const;
+  /// The label of one day, [node].
+  const float* label_of_day(std::int32_t day) const { return label_.data() + static_cast<std::size_t>(day) * nodes_; }
+
+ private:
+  std::int32_t days_, nodes_, channels_;
+  std::vector<float> day_major_;  // [day][node][channel], as in the dataset
+  std::vector<float> label_;       // [day][node]
+  SparseAdjacency adjacency_;
+  std::vector<double> lengths_;
+};
+
+}  // namespace crimegraph

@@ -1,0 +1,67 @@
+#include "crimegraph/model/training_data.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "crimegraph/error.hpp"
+
+namespace crimegraph {
+
+TrainingData::TrainingData(const CrimeDataset& ds)
+    : days_(ds.days()),
+      nodes_(ds.nodes()),
+      channels_(ds.channel_count()),
+      adjacency_(sparse_adjacency(ds.graph, AdjacencyNorm::Row)),
+      lengths_(ds.graph.length_m) {
+  day_major_.assign(ds.features.begin(), ds.features.end());
+  label_.assign(ds.label.begin(), ds.label.end());
+}
+
+void TrainingData::gather_windows(const std::vector<std::int32_t>& target_days, std::int32_t lookback,
+                                  float* out) const {
+  const std::size_t b = target_days.size(), c = channels_, n = nodes_, run = static_cast<std::size_t>(lookback) * c;
+  for (auto t : target_days) check_window(t, lookback);
+  for (std::size_t k = 0; k < b; ++k) {
+    for (std::int32_t l = 0; l < lookback; ++l) {
+      const float* day = day_major_.data() + static_cast<std::size_t>(target_days[k] - lookback + l) * n * c;
+      for (std::size_t i = 0; i < n; ++i) std::memcpy(out + (i * b + k) * run + l * c, day + i * c, c * sizeof(float));
+    }
+  }
+}
+
+std::vector<float> TrainingData::smoothing_weights(std::int32_t lookback) {
+  if (lookback < 1) throw ConfigError("lookback must be at least 1");
+  std::vector<float> weight(static_cast<std::size_t>(kSmoothingScales) * lookback);
+  for (int s = 0; s < kSmoothingScales; ++s) {
+    double sum = 0.0, w = 1.0;
+    for (int back = 0; back < lookback; ++back, w *= kSmoothingGammas[s]) sum += w;
+    w = 1.0;
+    for (int back = 0; back < lookback; ++back, w *= kSmoothingGammas[s]) {
+      weight[static_cast<std::size_t>(s) * lookback + (lookback - 1 - back)] = static_cast<float>(w / sum);
+    }
+  }
+  return weight;
+}
+
+void TrainingData::check_window(std::int32_t target_day, std::int32_t lookback) const {
+  if (target_day - lookback < 0 || target_day >= days_) {
+    throw DataError("window target day " + std::to_string(target_day) + " is out of range");
+  }
+}
+
+double TrainingData::mean_label(std::int32_t days) const {
+  const std::size_t n = static_cast<std::size_t>(std::min(days, days_)) * nodes_;
+  double sum = 0.0;
+  for (std::size_t i = 0; i < n; ++i) sum += label_[i];
+  return n ? sum / static_cast<double>(n) : 0.0;
+}
+
+void TrainingData::gather_labels(const std::vector<std::int32_t>& target_days, float* out) const {
+  const std::size_t b = target_days.size();
+  for (std::size_t k = 0; k < b; ++k) {
+    const float* day = label_of_day(target_days[k]);
+    for (std::size_t i = 0; i < static_cast<std::size_t>(nodes_); ++i) out[i * b + k] = day[i];
+  }
+}
+
+}  // namespace crimegraph

@@ -1,0 +1,88 @@
+#include <gtest/gtest.h>
+
+#include "crimegraph/model/gldnet.hpp"
+
+using namespace crimegraph;
+
+namespace {
+// A 4-node path 0-1-2-3 with unit weights.
+StreetGraph path_graph() {
+  StreetGraph g;
+  for (int i = 0; i < 4; ++i) {
+    g.source_id.push_back(i);
+    g.name.push_back("s" + std::to_string(i));
+    g.x.push_back(i);
+    g.y.push_back(0);
+    g.lon.push_back(0);
+    g.lat.push_back(0);
+    g.length_m.push_back(100);
+  }
+  g.edges = {{0, 1, 0.0, 1.0}, {1, 2, 0.0, 1.0}, {2, 3, 0.0, 1.0}};
+  return g;
+}
+}  // namespace
+
+TEST(GLDNet, GatedReluMatchesHandComputation) {
+  GatedRelu layer(2, 1);
+  torch::NoGradGuard no_grad;
+  // Rows of the fused weight: [W; U], so z = [x.W + b, x.U + c].
+  layer->fused->weight.copy_(torch::tensor({{1.0f, 2.0f}, {0.5f, -1.0f}}));
+  layer->fused->bias.copy_(torch::tensor({-1.0f, 0.0f}));
+  const auto x = torch::tensor({{1.0f, 1.0f}, {0.0f, 0.2f}, {3.0f, 1.0f}});
+  const auto y = layer->forward(x);
+  auto expect = [](float a, float b) { return std::max(0.0f, a) / (1.0f + std::exp(-b)); };
+  EXPECT_NEAR(y[0][0].item<float>(), expect(2.0f, -0.5f), 1e-6);
+  EXPECT_NEAR(y[1][0].item<float>(), expect(-0.6f, -0.2f), 1e-6);  // relu cuts it to 0
+  EXPECT_NEAR(y[2][0].item<float>(), expect(4.0f, 0.5f), 1e-6);
+}
+
+TEST(GLDNet, DiffusionLayerMatchesHandComputation) {
+  const auto a = adjacency_tensor(sparse_adjacency(path_graph(), AdjacencyNorm::Row));
+  LocalDiffusion layer(1, 1);
+  torch::NoGradGuard no_grad;
+  layer->fused->weight.copy_(torch::tensor({{2.0f, 1.0f}}));  // K_self = 2, K_local = 1
+  layer->fused->bias.copy_(torch::tensor({-0.5f}));
+  // Node-major [4 nodes, 1 window, 1 feature].
+  const auto x = torch::tensor({1.0f, 0.0f, 4.0f, -3.0f}).view({4, 1, 1});
+  const auto y = layer->forward(x, a).flatten();
+  // Row-normalised A x: node0 -> x1 = 0; node1 -> (x0+x2)/2 = 2.5; node2 -> (x1+x3)/2 = -1.5; node3 -> x2 = 4.
+  const float expect[] = {std::max(0.0f, 2 * 1.0f + 0.0f - 0.5f), std::max(0.0f, 0.0f + 2.5f - 0.5f),
+                          std::max(0.0f, 8.0f - 1.5f - 0.5f), std::max(0.0f, -6.0f + 4.0f - 0.5f)};
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(y[i].item<float>(), expect[i], 1e-6) << i;
+}
+
+TEST(GLDNet, SparseDiffusionEqualsDense) {
+  const auto g = path_graph();
+  const auto adjacency = sparse_adjacency(g, AdjacencyNorm::Row);
+  const auto sparse = adjacency_tensor(adjacency);
+  const auto dense = sparse.to_dense();
+  EXPECT_EQ(sparse._nnz(), 6);
+  torch::manual_seed(3);
+  const auto x = torch::randn({4, 5, 3});
+  const auto expect = torch::matmul(dense, x.reshape({4, 15})).view({4, 5, 3});
+  EXPECT_TRUE(torch::allclose(diffuse(sparse, x), expect, 1e-6, 1e-6));
+}
+
+TEST(GLDNet, ShapesAndProbabilities) {
+  const auto a = adjacency_tensor(sparse_adjacency(path_graph()));
+  GLDNetShape shape;
+  shape.inputs = 12;
+  GLDNet net(shape, a);
+  const auto y = net->forward(torch::rand({4, 7, 12}));
+  ASSERT_EQ(y.sizes(), (std::vector<std::int64_t>{4, 7}));
+  EXPECT_TRUE((y > 0).all().item<bool>());
+  EXPECT_TRUE((y < 1).all().item<bool>());
+  // The output bias starts at the prior: zero input gives about the prior rate.
+  shape.prior_rate = 0.02;
+  GLDNet prior(shape, a);
+  EXPECT_NEAR(prior->forward(torch::zeros({4, 1, 12}))[0][0].item<float>(), 0.02, 1e-6);
+}
+
+TEST(GLDNet, LossMatchesHandComputation) {
+  const auto p = torch::tensor({0.5f, 0.1f, 0.9f, 0.0f});
+  const auto y = torch::tensor({0.0f, 2.0f, 1.0f, 0.0f});
+  // w = rho, 2, 1, rho; mean of w (p - y)^2.
+  const double rho = 0.03;
+  const double expect = (rho * 0.25 + 2 * 1.9 * 1.9 + 1 * 0.01 + 0.0) / 4;
+  EXPECT_NEAR(weighted_squared_error(p, y, rho).item<double>(), expect, 1e-6);
+}

@@ -1,0 +1,55 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "crimegraph/data/dataset_file.hpp"
+#include "fixtures.hpp"
+#include "process.hpp"
+
+using namespace crimegraph;
+using fixture::run_command;
+
+namespace {
+const std::string kExe = CRIMEGRAPH_TRAIN_EXE;
+}
+
+TEST(TrainCli, TrainsAndReportsBaselines) {
+  fixture::TempDir dir;
+  write_dataset(fixture::small_city(80, 300, 5), dir.file("city.h5"));
+  { std::ofstream(dir.file("model.ini")) << "epochs = 2\n[model]\nnum_ldn_layers = 2\nloss_rho = 0.02\n"; }
+  const auto r = run_command(kExe + " --dataset " + dir.file("city.h5") + " --config " + dir.file("model.ini") +
+                             " --set num_gated_relu_hidden_units=4 --save " + dir.file("model.pt"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("epoch   2/2"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("epoch   3/"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("num_ldn_layers=2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("num_gated_relu_hidden_units=4"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("loss_rho=0.02"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("test hit rate (day-mean) at 20% coverage"), std::string::npos) << r.output;
+  for (const char* word : {"GLDNet", "naive", "historical", "oracle"}) EXPECT_NE(r.output.find(word), std::string::npos) << word;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("model.pt")));
+}
+
+TEST(TrainCli, BadConfigFailsBeforeTraining) {
+  fixture::TempDir dir;
+  { std::ofstream(dir.file("bad.ini")) << "[model]\nnum_ldn_layrs = 2\n"; }
+  struct Case {
+    std::string args, expect;
+  };
+  const Case cases[] = {
+      {"--set num_ldn_layrs=2", "unknown hyperparameter 'num_ldn_layrs'"},
+      {"--set num_ldn_layers=0", "out of range"},
+      {"--set loss_rho=2", "out of range"},
+      {"--config /nonexistent.ini", "cannot read config file '/nonexistent.ini'"},
+      {"--config " + dir.file("bad.ini"), "num_ldn_layrs"},
+      {"--epochs 0", "--epochs"},
+  };
+  for (const auto& c : cases) {
+    // The dataset does not exist: the error must come from the config, before any reading.
+    const auto r = run_command(kExe + " --dataset /nonexistent/data.h5 " + c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("/nonexistent/data.h5"), std::string::npos) << c.args << "\n" << r.output;
+  }
+}
