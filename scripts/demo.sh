@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Quick start, command 1: install what is missing, build, and run the default job.
+# Quick start, command 1: install what is missing, build, and run the default job:
+# a small real Hyperband search with one coordinator and two workers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 source scripts/mpi-env.sh
 mkdir -p results
-build/crimegraph-prepare synth --out results/demo-city.h5
+mpirun -n "${RANKS:-3}" build/crimegraph-search --job jobs/demo.ini "$@"

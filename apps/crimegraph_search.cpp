@@ -1,0 +1,295 @@
+// crimegraph-search: distributed Hyperband over GLDNet configurations.
+//   mpirun -n 64 crimegraph-search --job jobs/demo.ini [--out results/x.h5] [--dry-run] ...
+// Rank 0 coordinates, every other rank trains; with a single rank the coordinator trains
+// in-process.
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "crimegraph/cluster/coordinator.hpp"
+#include "crimegraph/cluster/mpi_transport.hpp"
+#include "crimegraph/data/dataset_file.hpp"
+#include "crimegraph/data/synthetic_city.hpp"
+#include "crimegraph/error.hpp"
+#include "crimegraph/logging.hpp"
+#include "crimegraph/options.hpp"
+#include "crimegraph/search/plan.hpp"
+#include "crimegraph/version.hpp"
+
+using namespace crimegraph;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kUsage =
+    "Usage: mpirun -n RANKS crimegraph-search --job JOB.ini [options]\n"
+    "Rank 0 plans Hyperband brackets and records results; ranks 1.. train GLDNet trials.\n"
+    "Options on the command line override the job file. --dry-run prints the plan and exits.";
+
+struct Job {
+  std::string name, job_path, job_text, dataset, space_path, out, objective;
+  std::int32_t synthetic_nodes = 300, synthetic_days = 1000;
+  std::uint64_t synthetic_seed = 1, seed = 1;
+  HyperbandOptions hyperband;
+  Ranking ranking = Ranking::BestEpoch;
+  std::int32_t final_epochs = 25, threads = 1;
+  double progress_seconds = 5.0;
+  HitRateOptions hit_rate;
+  Hyperparameters base;
+  bool dry_run = false;
+};
+
+// A relative path is looked up in the working directory, then next to the job file, then in
+// the folder above it (jobs/ and configs/ are siblings in a project).
+std::string locate(const std::string& path, const std::string& job_path) {
+  if (path.empty() || fs::path(path).is_absolute() || fs::exists(path) || job_path.empty()) return path;
+  const auto folder = fs::path(job_path).parent_path();
+  for (const auto& candidate : {folder / path, folder.parent_path() / path}) {
+    if (fs::exists(candidate)) return candidate.lexically_normal().string();
+  }
+  return path;
+}
+
+Job parse_job(int argc, char** argv, bool& exit_now) {
+  po::options_description desc("crimegraph-search options");
+  desc.add_options()
+      ("help,h", "show this help and exit")
+      ("version", "show the version and exit")
+      ("job", po::value<std::string>(), "job file (INI); command-line options override it")
+      ("log-level", po::value<std::string>()->default_value("info"), "trace, debug, info, warn, error or off")
+      ("name", po::value<std::string>()->default_value("search"), "name of the search (results/NAME.h5)")
+      ("dataset", po::value<std::string>()->default_value("synthetic"), "dataset file, or 'synthetic' to generate one")
+      ("synthetic-nodes", po::value<std::int32_t>()->default_value(300), "segments of the generated synthetic city")
+      ("synthetic-days", po::value<std::int32_t>()->default_value(1000), "days of the generated synthetic city")
+      ("synthetic-seed", po::value<std::uint64_t>()->default_value(1), "seed of the generated synthetic city")
+      ("space", po::value<std::string>()->default_value("configs/space-default.ini"), "search space file")
+      ("objective", po::value<std::string>()->default_value("gldnet"),
+       "gldnet (train GLDNet) or null (instant deterministic scores, for measuring the scheduler)")
+      ("algorithm", po::value<std::string>()->default_value("hyperband"), "search algorithm (hyperband)")
+      ("variant", po::value<std::string>()->default_value("keras"), "keras (Keras Tuner's arithmetic) or paper (Li et al.)")
+      ("max-epochs", po::value<std::int32_t>()->default_value(25), "Hyperband R: epochs of the longest trial")
+      ("factor", po::value<std::int32_t>()->default_value(2), "Hyperband reduction factor eta")
+      ("iterations", po::value<std::int32_t>()->default_value(1), "Hyperband iterations")
+      ("ranking", po::value<std::string>()->default_value("best-epoch"),
+       "rank trials by their best-epoch or last-epoch validation hit rate")
+      ("seed", po::value<std::uint64_t>()->default_value(1), "search seed: configurations and trial seeds")
+      ("threads", po::value<std::int32_t>()->default_value(1), "intra-op threads per worker")
+      ("final-epochs", po::value<std::int32_t>()->default_value(25), "retrain the best configuration for this many epochs (0: skip)")
+      ("coverage", po::value<double>()->default_value(0.2), "share of segments flagged by the hit rate")
+      ("hit-rate", po::value<std::string>()->default_value("day-mean"), "day-mean, event-weighted or street-length")
+      ("progress-seconds", po::value<double>()->default_value(5.0), "seconds between progress lines")
+      ("out", po::value<std::string>(), "results file (default results/NAME.h5)")
+      ("dry-run", "print the plan and exit, without MPI or training");
+  add_hyperparameter_options(desc);
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    if (vm.count("help")) {
+      std::cout << kUsage << "\n\n" << desc << "\n";
+      exit_now = true;
+      return {};
+    }
+    if (vm.count("version")) {
+      std::cout << "crimegraph-search (CrimeGraph Search) " << kVersion << "\n";
+      exit_now = true;
+      return {};
+    }
+    Job job;
+    if (vm.count("job")) {
+      job.job_path = vm["job"].as<std::string>();
+      std::ifstream in(job.job_path);
+      if (!in) throw ConfigError("cannot read job file '" + job.job_path + "'");
+      std::stringstream text;
+      text << in.rdbuf();
+      job.job_text = text.str();
+      std::istringstream again(job.job_text);
+      po::store(po::parse_config_file(again, desc), vm);
+    }
+    po::notify(vm);
+    job.name = vm["name"].as<std::string>();
+    job.dataset = vm["dataset"].as<std::string>();
+    if (job.dataset != "synthetic") job.dataset = locate(job.dataset, job.job_path);
+    job.synthetic_nodes = vm["synthetic-nodes"].as<std::int32_t>();
+    job.synthetic_days = vm["synthetic-days"].as<std::int32_t>();
+    job.synthetic_seed = vm["synthetic-seed"].as<std::uint64_t>();
+    job.space_path = locate(vm["space"].as<std::string>(), job.job_path);
+    job.objective = vm["objective"].as<std::string>();
+    if (job.objective != "gldnet" && job.objective != "null") {
+      throw ConfigError("unknown objective '" + job.objective + "' (use gldnet or null)");
+    }
+    if (vm["algorithm"].as<std::string>() != "hyperband") {
+      throw ConfigError("unknown algorithm '" + vm["algorithm"].as<std::string>() + "' (this build offers hyperband)");
+    }
+    job.hyperband.variant = parse_variant(vm["variant"].as<std::string>());
+    job.hyperband.max_epochs = vm["max-epochs"].as<std::int32_t>();
+    job.hyperband.factor = vm["factor"].as<std::int32_t>();
+    job.hyperband.iterations = vm["iterations"].as<std::int32_t>();
+    job.hyperband.validate();
+    job.ranking = parse_ranking(vm["ranking"].as<std::string>());
+    job.seed = vm["seed"].as<std::uint64_t>();
+    job.threads = vm["threads"].as<std::int32_t>();
+    if (job.threads < 1) throw ConfigError("--threads must be at least 1");
+    job.final_epochs = vm["final-epochs"].as<std::int32_t>();
+    if (job.final_epochs < 0) throw ConfigError("--final-epochs must not be negative");
+    job.progress_seconds = vm["progress-seconds"].as<double>();
+    if (!(job.progress_seconds > 0)) throw ConfigError("--progress-seconds must be positive");
+    job.hit_rate.coverage = vm["coverage"].as<double>();
+    job.hit_rate.kind = parse_hit_rate_kind(vm["hit-rate"].as<std::string>());
+    HitRate(job.hit_rate, {1.0});  // validates the coverage
+    job.base = hyperparameters_from(vm);
+    job.out = vm.count("out") ? vm["out"].as<std::string>() : "results/" + job.name + ".h5";
+    job.dry_run = vm.count("dry-run") > 0;
+    if (job.synthetic_nodes < 2 || job.synthetic_days < 2) throw ConfigError("the synthetic city is too small");
+    setup_logging(vm["log-level"].as<std::string>());  // validates the level; re-set per rank later
+    spdlog::set_level(spdlog::level::from_str(vm["log-level"].as<std::string>()));
+    return job;
+  } catch (const po::error& e) {
+    throw ConfigError(e.what());
+  }
+}
+
+std::string synthetic_path(const Job& job) {
+  const auto folder = fs::path(job.out).parent_path();
+  return (folder / ("synthetic-" + std::to_string(job.synthetic_nodes) + "x" + std::to_string(job.synthetic_days) +
+                    "-seed" + std::to_string(job.synthetic_seed) + ".h5"))
+      .string();
+}
+
+void print_summary(const SearchSummary& s, const Job& job) {
+  std::cout << fmt::format("\nsearch '{}': {} trials ({} failed) in {:.1f} s, worker utilisation {:.1f}%\n", job.name,
+                           s.completed, s.failed, s.wall_seconds, 100.0 * s.utilisation);
+  if (s.best_trial >= 0) {
+    std::cout << fmt::format("best trial {}: validation {} {:.4f} ({})\n  {}\n", s.best_trial,
+                             job.hit_rate.describe(), s.best_score, ranking_name(job.ranking), describe(s.best_config));
+  }
+  if (s.final) {
+    const auto& f = *s.final;
+    std::cout << fmt::format("retrained from scratch for {} epochs: {}{}\n", f.epochs, trial_status_name(f.status),
+                             f.message.empty() ? "" : " (" + f.message + ")");
+    std::cout << fmt::format("test {}:\n", f.hit_rate_description);
+    std::cout << fmt::format("  GLDNet      {:.4f}\n  naive       {:.4f}\n  historical  {:.4f}\n", f.test_hit_rate, f.naive,
+                             f.historical);
+    if (f.oracle) std::cout << fmt::format("  oracle      {:.4f}\n", *f.oracle);
+  }
+  double wait = 0, wait_cpu = 0;
+  for (const auto& w : s.workers) {
+    wait += w.waiting_seconds;
+    wait_cpu += w.waiting_cpu_seconds;
+  }
+  if (wait > 0) {
+    std::cout << fmt::format("workers waited {:.1f} s in all and used {:.2f} s of CPU doing so ({:.2f}%)\n", wait,
+                             wait_cpu, 100.0 * wait_cpu / wait);
+  }
+  std::cout << "results: " << s.results_path << "\n";
+}
+
+int run(int argc, char** argv) {
+  bool exit_now = false;
+  // Every rank parses the same arguments; only rank 0 reports a bad one (see main).
+  Job job = parse_job(argc, argv, exit_now);
+  if (exit_now) return 0;
+  const auto space = SearchSpace::from_file(job.space_path);
+  for (const auto& p : space.parameters()) job.base.set(p.name, p.default_value);  // validated above
+  const auto plan = hyperband_plan(job.hyperband);
+  if (job.dry_run) {
+    std::cout << describe_plan(plan, job.hyperband) << "\nsearch space (" << job.space_path << "):\n"
+              << space.to_text();
+    std::cout << "ranking: " << ranking_name(job.ranking) << " validation " << job.hit_rate.describe() << "\n";
+    return 0;
+  }
+
+  MpiSession mpi(&argc, &argv);
+  setup_logging(spdlog::level::to_string_view(spdlog::get_level()).data(), mpi.size() > 1 ? mpi.rank() : -1);
+  MpiTransport transport;
+  try {
+    std::string dataset = job.dataset;
+    if (job.objective == "gldnet" && dataset == "synthetic") {
+      dataset = synthetic_path(job);
+      if (mpi.rank() == 0 && !fs::exists(dataset)) {
+        spdlog::info("generating the synthetic city {} ({} segments, {} days)", dataset, job.synthetic_nodes,
+                     job.synthetic_days);
+        fs::create_directories(fs::path(dataset).parent_path().empty() ? "." : fs::path(dataset).parent_path());
+        StreetGridOptions grid;
+        grid.nodes = job.synthetic_nodes;
+        grid.seed = job.synthetic_seed;
+        EventProcessOptions events;
+        events.days = job.synthetic_days;
+        events.seed = job.synthetic_seed;
+        write_dataset(simulate_city(synthetic_street_grid(grid), events), dataset);
+      }
+      if (mpi.size() > 1) transport.barrier();
+    }
+
+    auto make_objective = [&] {
+      if (job.objective == "null") return make_null_objective();
+      GLDNetObjectiveOptions o;
+      o.dataset_path = dataset;
+      o.base = job.base;
+      o.threads = job.threads;
+      o.hit_rate = job.hit_rate;
+      return make_gldnet_objective(o);
+    };
+
+    if (mpi.rank() != 0) {
+      std::unique_ptr<Objective> objective;
+      try {
+        objective = make_objective();
+      } catch (const std::exception& e) {
+        transport.send(0, Tag::Fatal, e.what());
+        return 1;
+      }
+      run_worker(transport, mpi.rank(), *objective);
+      return 0;
+    }
+
+    if (job.objective == "gldnet") read_street_graph(dataset);  // a clear error now, not one per worker
+    SearchSettings settings;
+    settings.hyperband = job.hyperband;
+    settings.space = space;
+    settings.seed = job.seed;
+    settings.ranking = job.ranking;
+    settings.final_epochs = job.final_epochs;
+    settings.progress_seconds = job.progress_seconds;
+    settings.results_path = job.out;
+    auto& m = settings.metadata;
+    m.name = job.name;
+    m.job_text = job.job_text;
+    m.space_text = space.to_text();
+    m.plan_text = describe_plan(plan, job.hyperband);
+    m.variant = variant_name(job.hyperband.variant);
+    m.ranking = ranking_name(job.ranking);
+    m.objective = job.objective;
+    m.dataset = job.objective == "gldnet" ? dataset : "";
+    m.hit_rate = job.hit_rate.describe();
+    m.seed = job.seed;
+    m.planned_trials = plan_totals(plan).trials;
+    m.workers = std::max(1, mpi.size() - 1);
+    std::cout << describe_plan(plan, job.hyperband) << std::flush;
+
+    SearchSummary summary;
+    if (mpi.size() == 1) {
+      auto objective = make_objective();
+      auto pool = make_in_process_pool(*objective);
+      summary = run_search(settings, *pool);
+    } else {
+      auto pool = make_mpi_worker_pool(transport, mpi.size() - 1);
+      summary = run_search(settings, *pool);
+    }
+    print_summary(summary, job);
+    return 0;
+  } catch (const Error& e) {
+    // An error on one rank would leave the others waiting: report it and end the whole job.
+    std::cerr << "crimegraph-search: error (rank " << mpi.rank() << "): " << e.what() << "\n" << std::flush;
+    if (mpi.size() > 1) mpi.abort(1);
+    return 1;
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return run_guarded("crimegraph-search", [&] { return run(argc, argv); });
+}

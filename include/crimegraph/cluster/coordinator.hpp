@@ -1,0 +1,71 @@
+#pragma once
+// The coordinator's loop and the worker's loop. The coordinator drives the scheduler and the
+// results file through a WorkerPool, so the same loop runs over MPI ranks or in-process.
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "crimegraph/cluster/messages.hpp"
+#include "crimegraph/cluster/objective.hpp"
+#include "crimegraph/search/results_file.hpp"
+#include "crimegraph/search/scheduler.hpp"
+
+namespace crimegraph {
+
+class MpiTransport;
+
+/// Workers as the coordinator sees them: numbered 1..size().
+class WorkerPool {
+ public:
+  struct Event {
+    int worker = 0;
+    std::optional<TrialOutcome> trial;
+    std::optional<FinalOutcome> final;
+  };
+  virtual ~WorkerPool() = default;
+  virtual int size() const = 0;
+  virtual void start(int worker, const TrialSpec& spec) = 0;
+  virtual void start_final(int worker, const TrialSpec& spec) = 0;
+  /// The next finished piece of work, or nothing by `deadline`.
+  virtual std::optional<Event> wait(std::chrono::steady_clock::time_point deadline) = 0;
+  /// Stops every worker and returns their accounting.
+  virtual std::vector<WorkerStats> shutdown() = 0;
+};
+
+/// Ranks 1..workers over MPI.
+std::unique_ptr<WorkerPool> make_mpi_worker_pool(MpiTransport& transport, int workers);
+/// One worker running inside the coordinator's process (a single-rank run).
+std::unique_ptr<WorkerPool> make_in_process_pool(Objective& objective);
+
+struct SearchSettings {
+  HyperbandOptions hyperband;
+  SearchSpace space;
+  std::uint64_t seed = 1;
+  Ranking ranking = Ranking::BestEpoch;
+  std::int32_t final_epochs = 25;  ///< 0 skips the final retraining
+  double progress_seconds = 5.0;
+  std::string results_path;
+  SearchMetadata metadata;
+};
+
+struct SearchSummary {
+  std::int64_t planned = 0, completed = 0, failed = 0;
+  std::int64_t best_trial = -1;
+  double best_score = 0.0;
+  Configuration best_config;
+  double wall_seconds = 0.0;
+  double utilisation = 0.0;      ///< trial time / (workers x search wall time)
+  double trials_per_second = 0.0;
+  std::optional<FinalOutcome> final;
+  std::vector<WorkerStats> workers;
+  std::string results_path;
+};
+
+/// Runs the whole search: dispatches, records, promotes, retrains the best, shuts workers down.
+SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool);
+
+/// A worker rank's loop: run work until told to shut down.
+void run_worker(MpiTransport& transport, int rank, Objective& objective);
+
+}  // namespace crimegraph

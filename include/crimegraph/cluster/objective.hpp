@@ -1,0 +1,36 @@
+#pragma once
+// What a worker does with a trial. GLDNet training is the real objective; the null objective
+// returns an instant, deterministic score and exists to measure the scheduler and transport.
+#include <memory>
+#include <string>
+
+#include "crimegraph/cluster/messages.hpp"
+#include "crimegraph/model/hit_rate.hpp"
+#include "crimegraph/model/hyperparameters.hpp"
+#include "crimegraph/model/training_data.hpp"
+
+namespace crimegraph {
+
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  /// Trains one trial (continuing from spec.parent_checkpoint when it has a parent).
+  /// Never throws for a bad trial: failures come back as TrialStatus::Failed.
+  virtual TrialOutcome run(const TrialSpec& spec) = 0;
+  /// Retrains spec.config from scratch for spec.end_epoch epochs and scores the test split.
+  virtual FinalOutcome run_final(const TrialSpec& spec) = 0;
+};
+
+struct GLDNetObjectiveOptions {
+  std::string dataset_path;
+  Hyperparameters base;   ///< values the search space does not set
+  std::int32_t threads = 1;
+  HitRateOptions hit_rate;
+};
+
+/// Reads the dataset once and keeps it for all trials.
+std::unique_ptr<Objective> make_gldnet_objective(const GLDNetObjectiveOptions& options);
+/// Instant and deterministic: the score is a hash of configuration and epoch.
+std::unique_ptr<Objective> make_null_objective();
+
+}  // namespace crimegraph

@@ -1,0 +1,249 @@
+#include "crimegraph/cluster/coordinator.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cmath>
+#include <deque>
+#include <map>
+
+#include "crimegraph/cluster/mpi_transport.hpp"
+#include "crimegraph/error.hpp"
+
+namespace crimegraph {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+std::string duration_text(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  const auto total = static_cast<long>(std::lround(s));
+  if (total >= 3600) return fmt::format("{}h{:02}m", total / 3600, total / 60 % 60);
+  if (total >= 60) return fmt::format("{}m{:02}s", total / 60, total % 60);
+  return fmt::format("{}s", total);
+}
+
+class MpiWorkerPool : public WorkerPool {
+ public:
+  MpiWorkerPool(MpiTransport& t, int workers) : transport_(t), workers_(workers) {}
+  int size() const override { return workers_; }
+  void start(int worker, const TrialSpec& spec) override { transport_.send(worker, Tag::Work, encode(spec)); }
+  void start_final(int worker, const TrialSpec& spec) override {
+    transport_.send(worker, Tag::FinalWork, encode(spec));
+  }
+  std::optional<Event> wait(Clock::time_point deadline) override {
+    const auto m = transport_.receive_until(deadline);
+    if (!m) return std::nullopt;
+    Event e;
+    e.worker = m->source;
+    switch (m->tag) {
+      case Tag::Result: e.trial = decode_trial_outcome(m->payload); break;
+      case Tag::FinalResult: e.final = decode_final_outcome(m->payload); break;
+      case Tag::Fatal: throw Error("worker rank " + std::to_string(m->source) + " stopped: " + m->payload);
+      default: throw MpiError(std::string("unexpected '") + tag_name(m->tag) + "' message from rank " + std::to_string(m->source));
+    }
+    return e;
+  }
+  std::vector<WorkerStats> shutdown() override {
+    for (int w = 1; w <= workers_; ++w) transport_.send(w, Tag::Shutdown, "");
+    std::vector<WorkerStats> stats;
+    while (static_cast<int>(stats.size()) < workers_) {
+      const auto m = transport_.receive();
+      if (m.tag == Tag::Stats) stats.push_back(decode_worker_stats(m.payload));
+      else if (m.tag == Tag::Fatal) spdlog::error("worker rank {} stopped: {}", m.source, m.payload);
+    }
+    return stats;
+  }
+
+ private:
+  MpiTransport& transport_;
+  int workers_;
+};
+
+class InProcessPool : public WorkerPool {
+ public:
+  explicit InProcessPool(Objective& o) : objective_(o) {}
+  int size() const override { return 1; }
+  void start(int, const TrialSpec& spec) override { queue_.push_back({spec, false}); }
+  void start_final(int, const TrialSpec& spec) override { queue_.push_back({spec, true}); }
+  std::optional<Event> wait(Clock::time_point) override {
+    if (queue_.empty()) return std::nullopt;
+    auto [spec, final] = std::move(queue_.front());
+    queue_.pop_front();
+    const auto t0 = Clock::now();
+    Event e;
+    e.worker = 1;
+    if (final) {
+      e.final = objective_.run_final(spec);
+    } else {
+      e.trial = objective_.run(spec);
+      ++stats_.trials;
+    }
+    stats_.busy_seconds += seconds_since(t0);
+    return e;
+  }
+  std::vector<WorkerStats> shutdown() override {
+    stats_.worker = 1;
+    return {stats_};
+  }
+
+ private:
+  Objective& objective_;
+  std::deque<std::pair<TrialSpec, bool>> queue_;
+  WorkerStats stats_;
+};
+
+}  // namespace
+
+std::unique_ptr<WorkerPool> make_mpi_worker_pool(MpiTransport& transport, int workers) {
+  return std::make_unique<MpiWorkerPool>(transport, workers);
+}
+
+std::unique_ptr<WorkerPool> make_in_process_pool(Objective& objective) {
+  return std::make_unique<InProcessPool>(objective);
+}
+
+SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
+  const auto t0 = Clock::now();
+  HyperbandScheduler scheduler(settings.hyperband, settings.space, settings.seed, settings.ranking);
+  ResultsWriter results(settings.results_path, settings.metadata, settings.space);
+  SearchSummary summary;
+  summary.planned = scheduler.planned();
+  summary.results_path = settings.results_path;
+  spdlog::info("search: {} trials planned ({} epochs), {} worker(s), results in {}", scheduler.planned(),
+               scheduler.epochs_planned(), pool.size(), results.partial_path());
+
+  std::deque<int> idle;
+  for (int w = 1; w <= pool.size(); ++w) idle.push_back(w);
+  std::map<int, TrialSpec> running;  // by worker, without checkpoints
+  TrialSpec best_spec;
+  double busy_seconds = 0.0;
+
+  auto dispatch = [&] {
+    while (!idle.empty()) {
+      auto spec = scheduler.next();
+      if (!spec) break;
+      const int w = idle.front();
+      idle.pop_front();
+      pool.start(w, *spec);
+      spec->parent_checkpoint.clear();
+      running[w] = std::move(*spec);
+    }
+  };
+  auto progress = [&] {
+    const double elapsed = seconds_since(t0);
+    const double rate = scheduler.epochs_completed() / std::max(elapsed, 1e-9);
+    const double eta = (scheduler.epochs_planned() - scheduler.epochs_completed()) / std::max(rate, 1e-12);
+    std::string best = summary.best_trial < 0 ? "none yet"
+                                              : fmt::format("{:.4f} (trial {}: {})", summary.best_score,
+                                                            summary.best_trial, describe(summary.best_config));
+    spdlog::info("progress: {}/{} trials done, {} running, {} failed | best val hit rate {} | {:.2f} epochs/s | ETA {}",
+                 scheduler.completed(), scheduler.planned(), scheduler.running(), scheduler.failed(), best, rate,
+                 duration_text(eta));
+  };
+
+  dispatch();
+  auto next_progress = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                          std::chrono::duration<double>(settings.progress_seconds));
+  while (!scheduler.finished()) {
+    if (running.empty()) throw Error("internal error: the scheduler has work left but offers none");
+    auto event = pool.wait(next_progress);
+    if (Clock::now() >= next_progress) {
+      progress();
+      next_progress = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                         std::chrono::duration<double>(settings.progress_seconds));
+    }
+    if (!event) continue;
+    if (!event->trial) throw Error("unexpected final result during the search");
+    auto outcome = std::move(*event->trial);
+    const auto it = running.find(event->worker);
+    if (it == running.end() || it->second.id != outcome.id) {
+      throw Error("worker " + std::to_string(event->worker) + " reported trial " + std::to_string(outcome.id) +
+                  " it was not running");
+    }
+    const TrialSpec spec = std::move(it->second);
+    running.erase(it);
+    idle.push_back(event->worker);
+    outcome.worker = event->worker;
+    busy_seconds += outcome.wall_seconds;
+
+    const bool ok = outcome.status == TrialStatus::Ok && !outcome.epochs.empty();
+    const double score = settings.ranking == Ranking::BestEpoch ? outcome.best_hit_rate() : outcome.last_hit_rate();
+    scheduler.report({spec.id, ok, score, outcome.last_hit_rate(), outcome.checkpoint});
+    results.add_trial(spec, outcome, ok ? score : std::nan(""));
+    if (!ok) {
+      spdlog::warn("trial {} {} on worker {}: {}", spec.id, trial_status_name(outcome.status), event->worker,
+                   outcome.message.empty() ? "no epoch finished" : outcome.message);
+    } else if (summary.best_trial < 0 || score > summary.best_score ||
+               (score == summary.best_score && spec.id < summary.best_trial)) {
+      summary.best_trial = spec.id;
+      summary.best_score = score;
+      summary.best_config = spec.config;
+      best_spec = spec;
+      results.set_best(spec, score, outcome.checkpoint);
+    }
+    dispatch();
+  }
+  summary.wall_seconds = seconds_since(t0);
+  summary.completed = scheduler.completed();
+  summary.failed = scheduler.failed();
+  summary.utilisation = busy_seconds / (pool.size() * std::max(summary.wall_seconds, 1e-9));
+  summary.trials_per_second = summary.completed / std::max(summary.wall_seconds, 1e-9);
+  progress();
+  spdlog::info("search finished in {}: {} trials, {} failed, worker utilisation {:.1f}%",
+               duration_text(summary.wall_seconds), summary.completed, summary.failed, 100.0 * summary.utilisation);
+
+  if (settings.final_epochs > 0 && summary.best_trial >= 0) {
+    TrialSpec final_spec = best_spec;
+    final_spec.parent_id = -1;
+    final_spec.start_epoch = 0;
+    final_spec.end_epoch = settings.final_epochs;
+    spdlog::info("retraining the best configuration (trial {}) from scratch for {} epochs", summary.best_trial,
+                 settings.final_epochs);
+    pool.start_final(1, final_spec);
+    std::optional<WorkerPool::Event> event;
+    while (!(event = pool.wait(Clock::now() + std::chrono::seconds(3600)))) {
+    }
+    if (!event->final) throw Error("unexpected trial result while waiting for the final retraining");
+    summary.final = *event->final;
+    results.set_final(*summary.final, best_spec.config);
+  }
+  summary.workers = pool.shutdown();
+  results.finish(summary.wall_seconds, summary.utilisation);
+  return summary;
+}
+
+void run_worker(MpiTransport& transport, int rank, Objective& objective) {
+  WorkerStats stats;
+  stats.worker = rank;
+  for (;;) {
+    const auto m = transport.receive(0);
+    const auto t0 = Clock::now();
+    if (m.tag == Tag::Work) {
+      const auto spec = decode_trial_spec(m.payload);
+      spdlog::debug("trial {}: {} epochs {}..{}", spec.id, describe(spec.config), spec.start_epoch, spec.end_epoch);
+      auto outcome = objective.run(spec);
+      outcome.worker = rank;
+      if (outcome.status != TrialStatus::Ok) {
+        spdlog::warn("trial {} {}: {}", spec.id, trial_status_name(outcome.status), outcome.message);
+      }
+      transport.send(0, Tag::Result, encode(outcome));
+      ++stats.trials;
+    } else if (m.tag == Tag::FinalWork) {
+      const auto spec = decode_trial_spec(m.payload);
+      spdlog::info("final retraining: {} for {} epochs", describe(spec.config), spec.end_epoch);
+      transport.send(0, Tag::FinalResult, encode(objective.run_final(spec)));
+    } else if (m.tag == Tag::Shutdown) {
+      stats.waiting_seconds = transport.waiting_seconds();
+      stats.waiting_cpu_seconds = transport.waiting_cpu_seconds();
+      transport.send(0, Tag::Stats, encode(stats));
+      return;
+    } else {
+      throw MpiError(std::string("worker got an unexpected '") + tag_name(m.tag) + "' message");
+    }
+    stats.busy_seconds += seconds_since(t0);
+  }
+}
+
+}  // namespace crimegraph

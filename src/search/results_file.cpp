@@ -1,0 +1,168 @@
+#include "crimegraph/search/results_file.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+
+#include "crimegraph/error.hpp"
+#include "crimegraph/io/hdf5.hpp"
+#include "crimegraph/version.hpp"
+
+namespace crimegraph {
+
+struct ResultsWriter::Impl {
+  h5::File file;
+  std::vector<std::string> hyperparameters;
+};
+
+namespace {
+std::string utc_now() {
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+const char* kInt64Columns[] = {"trial_id", "parent_id", "config_id"};
+const char* kInt32Columns[] = {"iteration", "bracket", "round", "start_epoch", "end_epoch", "epochs_trained", "worker"};
+const char* kDoubleColumns[] = {"val_hit_rate_best", "val_hit_rate_last", "train_loss", "val_loss",
+                                "score",             "wall_seconds",      "train_seconds"};
+}  // namespace
+
+ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, const SearchSpace& space)
+    : path_(path) {
+  const auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) throw IoError("cannot create the results folder '" + parent.string() + "': " + ec.message());
+  }
+  impl_ = std::make_unique<Impl>(Impl{h5::File::create(partial_path()), {}});
+  auto& f = impl_->file;
+  f.set_attribute("", "format", std::string(kResultsFormatName));
+  f.set_attribute("", "format_version", static_cast<std::int64_t>(kResultsFormatVersion));
+  f.set_attribute("", "software_version", std::string(kVersion));
+  f.set_attribute("", "status", std::string("running"));
+  f.set_attribute("", "created_utc", utc_now());
+  f.set_attribute("", "name", m.name);
+  f.set_attribute("", "job", m.job_text);
+  f.set_attribute("", "search_space", m.space_text);
+  f.set_attribute("", "plan", m.plan_text);
+  f.set_attribute("", "variant", m.variant);
+  f.set_attribute("", "ranking", m.ranking);
+  f.set_attribute("", "objective", m.objective);
+  f.set_attribute("", "dataset", m.dataset);
+  f.set_attribute("", "hit_rate", m.hit_rate);
+  f.set_attribute("", "seed", static_cast<std::int64_t>(m.seed));
+  f.set_attribute("", "planned_trials", m.planned_trials);
+  f.set_attribute("", "workers", static_cast<std::int64_t>(m.workers));
+  for (auto c : kInt64Columns) f.create_column<std::int64_t>(std::string("trials/") + c);
+  for (auto c : kInt32Columns) f.create_column<std::int32_t>(std::string("trials/") + c);
+  for (auto c : kDoubleColumns) f.create_column<double>(std::string("trials/") + c);
+  for (const auto& p : space.parameters()) {
+    impl_->hyperparameters.push_back(p.name);
+    f.create_column<double>("trials/" + p.name);
+  }
+  f.create_string_column("trials/status");
+  f.create_string_column("trials/message");
+  f.create_column<std::int64_t>("curves/trial_id", 1024);
+  f.create_column<std::int32_t>("curves/epoch", 1024);
+  for (auto c : {"train_loss", "val_loss", "val_hit_rate", "learning_rate", "train_seconds", "eval_seconds"}) {
+    f.create_column<double>(std::string("curves/") + c, 1024);
+  }
+  f.flush();
+}
+
+ResultsWriter::~ResultsWriter() = default;
+
+void ResultsWriter::add_trial(const TrialSpec& s, const TrialOutcome& o, double score) {
+  auto& f = impl_->file;
+  const double nan = std::nan("");
+  double train_seconds = 0.0;
+  for (const auto& e : o.epochs) train_seconds += e.train_seconds + e.eval_seconds;
+  f.append<std::int64_t>("trials/trial_id", s.id);
+  f.append<std::int64_t>("trials/parent_id", s.parent_id);
+  f.append<std::int64_t>("trials/config_id", s.config_id);
+  f.append<std::int32_t>("trials/iteration", s.iteration);
+  f.append<std::int32_t>("trials/bracket", s.bracket);
+  f.append<std::int32_t>("trials/round", s.round);
+  f.append<std::int32_t>("trials/start_epoch", s.start_epoch);
+  f.append<std::int32_t>("trials/end_epoch", s.end_epoch);
+  f.append<std::int32_t>("trials/epochs_trained", static_cast<std::int32_t>(o.epochs.size()));
+  f.append<std::int32_t>("trials/worker", o.worker);
+  f.append<double>("trials/val_hit_rate_best", o.epochs.empty() ? nan : o.best_hit_rate());
+  f.append<double>("trials/val_hit_rate_last", o.epochs.empty() ? nan : o.last_hit_rate());
+  f.append<double>("trials/train_loss", o.epochs.empty() ? nan : o.epochs.back().train_loss);
+  f.append<double>("trials/val_loss", o.epochs.empty() ? nan : o.epochs.back().validation_loss);
+  f.append<double>("trials/score", score);
+  f.append<double>("trials/wall_seconds", o.wall_seconds);
+  f.append<double>("trials/train_seconds", train_seconds);
+  for (const auto& name : impl_->hyperparameters) {
+    const auto it = s.config.find(name);
+    f.append<double>("trials/" + name, it == s.config.end() ? nan : it->second);
+  }
+  f.append_string("trials/status", trial_status_name(o.status));
+  f.append_string("trials/message", o.message);
+  for (const auto& e : o.epochs) {
+    f.append<std::int64_t>("curves/trial_id", s.id);
+    f.append<std::int32_t>("curves/epoch", e.epoch);
+    f.append<double>("curves/train_loss", e.train_loss);
+    f.append<double>("curves/val_loss", e.validation_loss);
+    f.append<double>("curves/val_hit_rate", e.validation_hit_rate);
+    f.append<double>("curves/learning_rate", e.learning_rate);
+    f.append<double>("curves/train_seconds", e.train_seconds);
+    f.append<double>("curves/eval_seconds", e.eval_seconds);
+  }
+  f.flush();
+}
+
+void ResultsWriter::set_best(const TrialSpec& s, double score, const std::string& checkpoint) {
+  auto& f = impl_->file;
+  if (f.exists("best")) f.remove("best");
+  f.create_group("best");
+  f.set_attribute("best", "trial_id", s.id);
+  f.set_attribute("best", "config_id", s.config_id);
+  f.set_attribute("best", "score", score);
+  f.set_attribute("best", "end_epoch", static_cast<std::int64_t>(s.end_epoch));
+  f.set_attribute("best", "configuration", describe(s.config));
+  for (const auto& [k, v] : s.config) f.set_attribute("best", k, v);
+  f.write("best/checkpoint", reinterpret_cast<const std::uint8_t*>(checkpoint.data()), {checkpoint.size()});
+  f.flush();
+}
+
+void ResultsWriter::set_final(const FinalOutcome& r, const Configuration& config) {
+  auto& f = impl_->file;
+  if (f.exists("final")) f.remove("final");
+  f.create_group("final");
+  f.set_attribute("final", "status", std::string(trial_status_name(r.status)));
+  f.set_attribute("final", "message", r.message);
+  f.set_attribute("final", "epochs", static_cast<std::int64_t>(r.epochs));
+  f.set_attribute("final", "configuration", describe(config));
+  f.set_attribute("final", "hit_rate", r.hit_rate_description);
+  f.set_attribute("final", "best_val_hit_rate", r.best_validation_hit_rate);
+  f.set_attribute("final", "test_hit_rate", r.test_hit_rate);
+  f.set_attribute("final", "naive_test_hit_rate", r.naive);
+  f.set_attribute("final", "historical_test_hit_rate", r.historical);
+  if (r.oracle) f.set_attribute("final", "oracle_test_hit_rate", *r.oracle);
+  if (!r.checkpoint.empty()) {
+    f.write("final/checkpoint", reinterpret_cast<const std::uint8_t*>(r.checkpoint.data()), {r.checkpoint.size()});
+  }
+  f.flush();
+}
+
+void ResultsWriter::finish(double wall_seconds, double utilisation) {
+  auto& f = impl_->file;
+  f.set_attribute("", "wall_seconds", wall_seconds);
+  f.set_attribute("", "worker_utilisation", utilisation);
+  f.set_attribute("", "status", std::string("complete"));
+  f.set_attribute("", "finished_utc", utc_now());
+  f.close();
+  std::error_code ec;
+  std::filesystem::rename(partial_path(), path_, ec);
+  if (ec) throw IoError("cannot rename '" + partial_path() + "' to '" + path_ + "': " + ec.message());
+}
+
+}  // namespace crimegraph

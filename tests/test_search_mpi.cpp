@@ -1,0 +1,217 @@
+// End-to-end searches through real `mpirun` (CMake's MPIEXEC_EXECUTABLE), checking the
+// results file.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "crimegraph/data/dataset_file.hpp"
+#include "crimegraph/io/hdf5.hpp"
+#include "fixtures.hpp"
+#include "process.hpp"
+
+using namespace crimegraph;
+using fixture::run_command;
+
+namespace {
+
+const std::string kSearch = CRIMEGRAPH_SEARCH_EXE;
+const std::string kSourceDir = CRIMEGRAPH_SOURCE_DIR;
+
+std::string mpirun(int ranks) {
+  return std::string("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader,tcp ") +
+         MPIEXEC_EXECUTABLE + " " + MPIEXEC_NUMPROC_FLAG + " " + std::to_string(ranks) + " --oversubscribe ";
+}
+
+// A tiny city and a tiny search: 2 brackets, 6 trials, 1-3 epochs each.
+class MpiSearch : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new fixture::TempDir();
+    write_dataset(fixture::small_city(60, 200, 3), dir_->file("city.h5"));
+    std::ofstream(dir_->file("job.ini")) << "name = tiny\n"
+                                            "dataset = " << dir_->file("city.h5") << "\n"
+                                            "space = " << kSourceDir << "/configs/space-default.ini\n"
+                                            "max-epochs = 3\nfactor = 3\nfinal-epochs = 2\nseed = 5\n"
+                                            "progress-seconds = 1\n";
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static fixture::ProcessResult search(int ranks, const std::string& out, const std::string& extra = "") {
+    return run_command(mpirun(ranks) + kSearch + " --job " + dir_->file("job.ini") + " --out " + dir_->file(out) + " " +
+                       extra);
+  }
+  static fixture::TempDir* dir_;
+};
+fixture::TempDir* MpiSearch::dir_ = nullptr;
+
+struct Row {
+  std::int64_t parent;
+  double score, loss_rho, ldn_layers;
+  std::string status;
+};
+
+std::map<std::int64_t, Row> trials_table(const std::string& path) {
+  auto f = h5::File::open_read(path);
+  const auto ids = f.read<std::int64_t>("trials/trial_id");
+  const auto parents = f.read<std::int64_t>("trials/parent_id");
+  const auto scores = f.read<double>("trials/score");
+  const auto rho = f.read<double>("trials/loss_rho");
+  const auto layers = f.read<double>("trials/num_ldn_layers");
+  const auto status = f.read_strings("trials/status");
+  std::map<std::int64_t, Row> rows;
+  for (std::size_t i = 0; i < ids.size(); ++i) rows[ids[i]] = {parents[i], scores[i], rho[i], layers[i], status[i]};
+  return rows;
+}
+
+void check_complete(const std::string& path, int workers) {
+  ASSERT_TRUE(std::filesystem::exists(path)) << path;
+  EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
+  auto f = h5::File::open_read(path);
+  EXPECT_EQ(f.string_attribute("", "status"), "complete");
+  EXPECT_EQ(f.int_attribute("", "planned_trials"), 6);
+  EXPECT_EQ(f.int_attribute("", "workers"), workers);
+  EXPECT_EQ(f.read<std::int64_t>("trials/trial_id").size(), 6u);
+  for (const auto& s : f.read_strings("trials/status")) EXPECT_EQ(s, "ok");
+  // 3 trials x 1 epoch + 1 x 2 more + 2 x 3 = 11 epochs of curves.
+  EXPECT_EQ(f.read<std::int64_t>("curves/trial_id").size(), 11u);
+  EXPECT_TRUE(f.exists("best/checkpoint"));
+  // Too few test days here to expect a good score, only a valid one.
+  const double test = f.double_attribute("final", "test_hit_rate");
+  EXPECT_GE(test, 0.0);
+  EXPECT_LE(test, 1.0);
+  EXPECT_GT(f.double_attribute("final", "naive_test_hit_rate"), 0.0);
+  EXPECT_TRUE(f.has_attribute("final", "oracle_test_hit_rate"));
+  const auto workers_seen = f.read<std::int32_t>("trials/worker");
+  for (auto w : workers_seen) {
+    EXPECT_GE(w, 1);
+    EXPECT_LE(w, workers);
+  }
+}
+
+}  // namespace
+
+TEST_F(MpiSearch, OneWorker) {
+  const auto r = search(2, "one.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  check_complete(dir_->file("one.h5"), 1);
+  EXPECT_NE(r.output.find("[rank 0]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[rank 1]"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("progress: 6/6 trials done"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("naive"), std::string::npos) << r.output;
+}
+
+TEST_F(MpiSearch, TwoAndFourWorkers) {
+  auto r = search(3, "two.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  check_complete(dir_->file("two.h5"), 2);
+  r = search(5, "four.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  check_complete(dir_->file("four.h5"), 4);
+}
+
+TEST_F(MpiSearch, SameTrialsTableWhateverTheNumberOfWorkers) {
+  auto r = search(2, "w1.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = search(4, "w3.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto a = trials_table(dir_->file("w1.h5")), b = trials_table(dir_->file("w3.h5"));
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [id, row] : a) {
+    ASSERT_TRUE(b.count(id)) << id;
+    const auto& other = b.at(id);
+    EXPECT_EQ(row.parent, other.parent) << id;
+    EXPECT_EQ(row.loss_rho, other.loss_rho) << id;
+    EXPECT_EQ(row.ldn_layers, other.ldn_layers) << id;
+    EXPECT_EQ(row.score, other.score) << "trial " << id << " scored differently";
+  }
+  // A different seed gives different configurations.
+  r = search(2, "seed9.h5", "--seed 9 --final-epochs 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto c = trials_table(dir_->file("seed9.h5"));
+  bool differs = false;
+  for (const auto& [id, row] : a) {
+    // Promoted trials' ids depend on which slot won; compare the trials both tables have.
+    if (c.count(id)) differs |= c.at(id).loss_rho != row.loss_rho || c.at(id).ldn_layers != row.ldn_layers;
+  }
+  EXPECT_TRUE(differs);
+}
+
+TEST_F(MpiSearch, SingleRankTrainsInProcess) {
+  const auto r = search(1, "single.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto f = h5::File::open_read(dir_->file("single.h5"));
+  EXPECT_EQ(f.read<std::int64_t>("trials/trial_id").size(), 6u);
+  EXPECT_EQ(trials_table(dir_->file("single.h5")).size(), 6u);
+}
+
+TEST_F(MpiSearch, FailingTrialsAreRecordedAndTheSearchGoesOn) {
+  // Validation has 30 days: a 40-day lookback fails every trial.
+  const auto r = search(3, "failing.h5", "--set lookback=40");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto f = h5::File::open_read(dir_->file("failing.h5"));
+  const auto status = f.read_strings("trials/status");
+  ASSERT_EQ(status.size(), 6u);
+  for (const auto& s : status) EXPECT_EQ(s, "failed");
+  EXPECT_NE(f.read_strings("trials/message")[0].find("lookback 40"), std::string::npos);
+  EXPECT_FALSE(f.exists("best"));
+  EXPECT_FALSE(f.exists("final"));
+  EXPECT_NE(r.output.find("6 trials (6 failed)"), std::string::npos) << r.output;
+}
+
+TEST_F(MpiSearch, BadInputStopsBeforeTheSearch) {
+  std::ofstream(dir_->file("bad-space.ini")) << "[space]\nnum_ldn_layers = int 5 2\n";
+  auto r = search(3, "bad.h5", "--space " + dir_->file("bad-space.ini"));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("min 5 > max 2"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.h5")));
+  EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.h5.partial")));
+  r = search(3, "bad.h5", "--dataset /nonexistent/city.h5");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("/nonexistent/city.h5"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.h5")));
+}
+
+TEST_F(MpiSearch, ResultsLoadWithTheReadmePandasSnippet) {
+  auto r = search(2, "pandas.h5", "--final-epochs 0");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // The snippet as the README shows it, with the file name substituted.
+  std::ifstream readme(kSourceDir + "/README.md");
+  std::stringstream text;
+  text << readme.rdbuf();
+  const auto s = text.str();
+  const auto begin = s.find("```python\nimport h5py");
+  ASSERT_NE(begin, std::string::npos) << "README has no pandas snippet";
+  auto snippet = s.substr(begin + 10, s.find("```", begin + 10) - begin - 10);
+  const auto name = snippet.find("results/demo.h5");
+  ASSERT_NE(name, std::string::npos);
+  snippet.replace(name, std::string("results/demo.h5").size(), dir_->file("pandas.h5"));
+  std::ofstream(dir_->file("snippet.py")) << snippet << "\nassert len(trials) == 6, len(trials)\n"
+                                          << "assert set(trials.status) == {'ok'}\n"
+                                          << "assert 'num_ldn_layers' in trials.columns\nprint('rows', len(trials))\n";
+  const std::string python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  r = run_command(python + " " + dir_->file("snippet.py"));
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("rows 6"), std::string::npos) << r.output;
+}
+
+TEST(SearchCli, DryRunPrintsThePlanWithoutMpi) {
+  const auto r = run_command(kSearch + " --job " + kSourceDir + "/jobs/seed-replication.ini --dry-run");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("total: 460 trials"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("        0       4     0      20       2"), std::string::npos) << r.output;
+  const auto t = run_command(kSearch + " --job " + kSourceDir + "/jobs/thousands.ini --dry-run");
+  ASSERT_EQ(t.exit_code, 0) << t.output;
+  EXPECT_NE(t.output.find("total: 2024 trials"), std::string::npos) << t.output;
+  const auto p = run_command(kSearch + " --dry-run --variant paper --max-epochs 81 --factor 3 --space " + kSourceDir +
+                             "/configs/space-default.ini");
+  EXPECT_NE(p.output.find("        0       4     0      81       1"), std::string::npos) << p.output;
+  const auto bad = run_command(kSearch + " --dry-run --variant bohb --space " + kSourceDir + "/configs/space-default.ini");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.output.find("unknown Hyperband variant 'bohb'"), std::string::npos) << bad.output;
+}
