@@ -143,12 +143,25 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
                  duration_text(eta));
   };
 
+  // Finished trials reach the file at once when they are seconds apart (real training); when
+  // they arrive faster, they are written in batches at most kFlushInterval later.
+  constexpr auto kFlushInterval = std::chrono::milliseconds(250);
+  auto last_flush = Clock::now();
+  auto flush_if_due = [&](bool force) {
+    if (results.queued() > 0 && (force || Clock::now() - last_flush >= kFlushInterval)) {
+      results.flush();
+      last_flush = Clock::now();
+    }
+  };
+
   dispatch();
   auto next_progress = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                           std::chrono::duration<double>(settings.progress_seconds));
   while (!scheduler.finished()) {
     if (running.empty()) throw Error("internal error: the scheduler has work left but offers none");
-    auto event = pool.wait(next_progress);
+    const auto deadline = results.queued() > 0 ? std::min(next_progress, last_flush + kFlushInterval) : next_progress;
+    auto event = pool.wait(deadline);
+    flush_if_due(false);
     if (Clock::now() >= next_progress) {
       progress();
       next_progress = Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -184,7 +197,9 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
       results.set_best(spec, score, outcome.checkpoint);
     }
     dispatch();
+    flush_if_due(false);
   }
+  flush_if_due(true);
   summary.wall_seconds = seconds_since(t0);
   summary.completed = scheduler.completed();
   summary.failed = scheduler.failed();

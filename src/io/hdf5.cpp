@@ -432,19 +432,21 @@ void create_growable(hid_t file_id, const std::string& file, const std::string& 
         H5Dclose);
 }
 
-void append_one(hid_t file_id, const std::string& file, const std::string& dataset, hid_t type, const void* value) {
+void append_many(hid_t file_id, const std::string& file, const std::string& dataset, hid_t type, const void* values,
+                 hsize_t count) {
+  if (count == 0) return;
   Id ds(open_dataset(file_id, file, dataset), H5Dclose);
   hsize_t n = 0;
   {
     Id space(check(H5Dget_space(ds), "H5Dget_space", file, dataset), H5Sclose);
     check(H5Sget_simple_extent_dims(space, &n, nullptr), "H5Sget_simple_extent_dims", file, dataset);
   }
-  const hsize_t grown = n + 1, one = 1;
+  const hsize_t grown = n + count;
   check(H5Dset_extent(ds, &grown), "H5Dset_extent", file, dataset);
   Id space(check(H5Dget_space(ds), "H5Dget_space", file, dataset), H5Sclose);
-  check(H5Sselect_hyperslab(space, H5S_SELECT_SET, &n, nullptr, &one, nullptr), "H5Sselect_hyperslab", file, dataset);
-  Id mem(check(H5Screate_simple(1, &one, nullptr), "H5Screate_simple", file, dataset), H5Sclose);
-  check(H5Dwrite(ds, type, mem, space, H5P_DEFAULT, value), "H5Dwrite", file, dataset);
+  check(H5Sselect_hyperslab(space, H5S_SELECT_SET, &n, nullptr, &count, nullptr), "H5Sselect_hyperslab", file, dataset);
+  Id mem(check(H5Screate_simple(1, &count, nullptr), "H5Screate_simple", file, dataset), H5Sclose);
+  check(H5Dwrite(ds, type, mem, space, H5P_DEFAULT, values), "H5Dwrite", file, dataset);
 }
 
 }  // namespace
@@ -460,21 +462,23 @@ void File::create_string_column(const std::string& dataset, std::uint64_t chunk)
 }
 
 template <class T>
-void File::append(const std::string& dataset, const T& value) {
-  append_one(id_, path_, dataset, native_type<T>(), &value);
+void File::append(const std::string& dataset, const T* values, std::size_t count) {
+  append_many(id_, path_, dataset, native_type<T>(), values, count);
 }
 
-void File::append_string(const std::string& dataset, const std::string& value) {
+void File::append_strings(const std::string& dataset, const std::vector<std::string>& values) {
   Id type(string_type(), H5Tclose);
-  const char* p = value.c_str();
-  append_one(id_, path_, dataset, type, &p);
+  std::vector<const char*> ptrs;
+  ptrs.reserve(values.size());
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  append_many(id_, path_, dataset, type, ptrs.data(), ptrs.size());
 }
 
 #define CRIMEGRAPH_H5_INSTANTIATE(T)                                                                   \
   template void File::write<T>(const std::string&, const T*, const Dims&, const Layout&);            \
   template std::vector<T> File::read<T>(const std::string&, Dims*) const;                            \
   template void File::create_column<T>(const std::string&, std::uint64_t);                           \
-  template void File::append<T>(const std::string&, const T&);
+  template void File::append<T>(const std::string&, const T*, std::size_t);
 CRIMEGRAPH_H5_INSTANTIATE(float)
 CRIMEGRAPH_H5_INSTANTIATE(double)
 CRIMEGRAPH_H5_INSTANTIATE(std::int32_t)

@@ -4,6 +4,9 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <map>
+#include <optional>
+#include <tuple>
 
 #include "crimegraph/error.hpp"
 #include "crimegraph/io/hdf5.hpp"
@@ -11,9 +14,17 @@
 
 namespace crimegraph {
 
+// Rows are queued per column and written in batches: one HDF5 extend + write per column per
+// flush, instead of one per value (which limits a fast search to a few hundred trials/s).
 struct ResultsWriter::Impl {
   h5::File file;
   std::vector<std::string> hyperparameters;
+  std::map<std::string, std::vector<std::int64_t>> int64s;
+  std::map<std::string, std::vector<std::int32_t>> int32s;
+  std::map<std::string, std::vector<double>> doubles;
+  std::map<std::string, std::vector<std::string>> strings;
+  std::size_t rows = 0;
+  std::optional<std::tuple<TrialSpec, double, std::string>> best;
 };
 
 namespace {
@@ -40,7 +51,7 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
     std::filesystem::create_directories(parent, ec);
     if (ec) throw IoError("cannot create the results folder '" + parent.string() + "': " + ec.message());
   }
-  impl_ = std::make_unique<Impl>(Impl{h5::File::create(partial_path()), {}});
+  impl_.reset(new Impl{h5::File::create(partial_path()), {}, {}, {}, {}, {}, 0, std::nullopt});
   auto& f = impl_->file;
   f.set_attribute("", "format", std::string(kResultsFormatName));
   f.set_attribute("", "format_version", static_cast<std::int64_t>(kResultsFormatVersion));
@@ -79,61 +90,89 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
 ResultsWriter::~ResultsWriter() = default;
 
 void ResultsWriter::add_trial(const TrialSpec& s, const TrialOutcome& o, double score) {
-  auto& f = impl_->file;
+  auto& m = *impl_;
   const double nan = std::nan("");
   double train_seconds = 0.0;
   for (const auto& e : o.epochs) train_seconds += e.train_seconds + e.eval_seconds;
-  f.append<std::int64_t>("trials/trial_id", s.id);
-  f.append<std::int64_t>("trials/parent_id", s.parent_id);
-  f.append<std::int64_t>("trials/config_id", s.config_id);
-  f.append<std::int32_t>("trials/iteration", s.iteration);
-  f.append<std::int32_t>("trials/bracket", s.bracket);
-  f.append<std::int32_t>("trials/round", s.round);
-  f.append<std::int32_t>("trials/start_epoch", s.start_epoch);
-  f.append<std::int32_t>("trials/end_epoch", s.end_epoch);
-  f.append<std::int32_t>("trials/epochs_trained", static_cast<std::int32_t>(o.epochs.size()));
-  f.append<std::int32_t>("trials/worker", o.worker);
-  f.append<double>("trials/val_hit_rate_best", o.epochs.empty() ? nan : o.best_hit_rate());
-  f.append<double>("trials/val_hit_rate_last", o.epochs.empty() ? nan : o.last_hit_rate());
-  f.append<double>("trials/train_loss", o.epochs.empty() ? nan : o.epochs.back().train_loss);
-  f.append<double>("trials/val_loss", o.epochs.empty() ? nan : o.epochs.back().validation_loss);
-  f.append<double>("trials/score", score);
-  f.append<double>("trials/wall_seconds", o.wall_seconds);
-  f.append<double>("trials/train_seconds", train_seconds);
-  for (const auto& name : impl_->hyperparameters) {
+  m.int64s["trials/trial_id"].push_back(s.id);
+  m.int64s["trials/parent_id"].push_back(s.parent_id);
+  m.int64s["trials/config_id"].push_back(s.config_id);
+  m.int32s["trials/iteration"].push_back(s.iteration);
+  m.int32s["trials/bracket"].push_back(s.bracket);
+  m.int32s["trials/round"].push_back(s.round);
+  m.int32s["trials/start_epoch"].push_back(s.start_epoch);
+  m.int32s["trials/end_epoch"].push_back(s.end_epoch);
+  m.int32s["trials/epochs_trained"].push_back(static_cast<std::int32_t>(o.epochs.size()));
+  m.int32s["trials/worker"].push_back(o.worker);
+  m.doubles["trials/val_hit_rate_best"].push_back(o.epochs.empty() ? nan : o.best_hit_rate());
+  m.doubles["trials/val_hit_rate_last"].push_back(o.epochs.empty() ? nan : o.last_hit_rate());
+  m.doubles["trials/train_loss"].push_back(o.epochs.empty() ? nan : o.epochs.back().train_loss);
+  m.doubles["trials/val_loss"].push_back(o.epochs.empty() ? nan : o.epochs.back().validation_loss);
+  m.doubles["trials/score"].push_back(score);
+  m.doubles["trials/wall_seconds"].push_back(o.wall_seconds);
+  m.doubles["trials/train_seconds"].push_back(train_seconds);
+  for (const auto& name : m.hyperparameters) {
     const auto it = s.config.find(name);
-    f.append<double>("trials/" + name, it == s.config.end() ? nan : it->second);
+    m.doubles["trials/" + name].push_back(it == s.config.end() ? nan : it->second);
   }
-  f.append_string("trials/status", trial_status_name(o.status));
-  f.append_string("trials/message", o.message);
+  m.strings["trials/status"].push_back(trial_status_name(o.status));
+  m.strings["trials/message"].push_back(o.message);
   for (const auto& e : o.epochs) {
-    f.append<std::int64_t>("curves/trial_id", s.id);
-    f.append<std::int32_t>("curves/epoch", e.epoch);
-    f.append<double>("curves/train_loss", e.train_loss);
-    f.append<double>("curves/val_loss", e.validation_loss);
-    f.append<double>("curves/val_hit_rate", e.validation_hit_rate);
-    f.append<double>("curves/learning_rate", e.learning_rate);
-    f.append<double>("curves/train_seconds", e.train_seconds);
-    f.append<double>("curves/eval_seconds", e.eval_seconds);
+    m.int64s["curves/trial_id"].push_back(s.id);
+    m.int32s["curves/epoch"].push_back(e.epoch);
+    m.doubles["curves/train_loss"].push_back(e.train_loss);
+    m.doubles["curves/val_loss"].push_back(e.validation_loss);
+    m.doubles["curves/val_hit_rate"].push_back(e.validation_hit_rate);
+    m.doubles["curves/learning_rate"].push_back(e.learning_rate);
+    m.doubles["curves/train_seconds"].push_back(e.train_seconds);
+    m.doubles["curves/eval_seconds"].push_back(e.eval_seconds);
   }
-  f.flush();
+  ++m.rows;
+}
+
+std::size_t ResultsWriter::queued() const { return impl_->rows; }
+
+void ResultsWriter::flush() {
+  auto& m = *impl_;
+  auto write = [&](auto& columns) {
+    for (auto& [name, values] : columns) {
+      m.file.append(name, values.data(), values.size());
+      values.clear();
+    }
+  };
+  write(m.int64s);
+  write(m.int32s);
+  write(m.doubles);
+  for (auto& [name, values] : m.strings) {
+    m.file.append_strings(name, values);
+    values.clear();
+  }
+  m.rows = 0;
+  if (m.best) {
+    const auto& [s, score, checkpoint] = *m.best;
+    auto& f = m.file;
+    if (f.exists("best")) f.remove("best");
+    f.create_group("best");
+    f.set_attribute("best", "trial_id", s.id);
+    f.set_attribute("best", "config_id", s.config_id);
+    f.set_attribute("best", "score", score);
+    f.set_attribute("best", "end_epoch", static_cast<std::int64_t>(s.end_epoch));
+    f.set_attribute("best", "configuration", describe(s.config));
+    for (const auto& [k, v] : s.config) f.set_attribute("best", k, v);
+    f.write("best/checkpoint", reinterpret_cast<const std::uint8_t*>(checkpoint.data()), {checkpoint.size()});
+    m.best.reset();
+  }
+  m.file.flush();
 }
 
 void ResultsWriter::set_best(const TrialSpec& s, double score, const std::string& checkpoint) {
-  auto& f = impl_->file;
-  if (f.exists("best")) f.remove("best");
-  f.create_group("best");
-  f.set_attribute("best", "trial_id", s.id);
-  f.set_attribute("best", "config_id", s.config_id);
-  f.set_attribute("best", "score", score);
-  f.set_attribute("best", "end_epoch", static_cast<std::int64_t>(s.end_epoch));
-  f.set_attribute("best", "configuration", describe(s.config));
-  for (const auto& [k, v] : s.config) f.set_attribute("best", k, v);
-  f.write("best/checkpoint", reinterpret_cast<const std::uint8_t*>(checkpoint.data()), {checkpoint.size()});
-  f.flush();
+  TrialSpec copy = s;
+  copy.parent_checkpoint.clear();
+  impl_->best.emplace(std::move(copy), score, checkpoint);
 }
 
 void ResultsWriter::set_final(const FinalOutcome& r, const Configuration& config) {
+  flush();
   auto& f = impl_->file;
   if (f.exists("final")) f.remove("final");
   f.create_group("final");
@@ -154,6 +193,7 @@ void ResultsWriter::set_final(const FinalOutcome& r, const Configuration& config
 }
 
 void ResultsWriter::finish(double wall_seconds, double utilisation) {
+  flush();
   auto& f = impl_->file;
   f.set_attribute("", "wall_seconds", wall_seconds);
   f.set_attribute("", "worker_utilisation", utilisation);

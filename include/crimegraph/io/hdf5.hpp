@@ -83,8 +83,14 @@ class File {
   void create_column(const std::string& dataset, std::uint64_t chunk = 256);
   void create_string_column(const std::string& dataset, std::uint64_t chunk = 256);
   template <class T>
-  void append(const std::string& dataset, const T& value);
-  void append_string(const std::string& dataset, const std::string& value);
+  void append(const std::string& dataset, const T& value) {
+    append(dataset, &value, 1);
+  }
+  /// Appends `count` values in one extend + write.
+  template <class T>
+  void append(const std::string& dataset, const T* values, std::size_t count);
+  void append_string(const std::string& dataset, const std::string& value) { append_strings(dataset, {value}); }
+  void append_strings(const std::string& dataset, const std::vector<std::string>& values);
 
   /// Pushes everything written so far to disk (H5Fflush).
   void flush();

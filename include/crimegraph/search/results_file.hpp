@@ -28,9 +28,12 @@ class ResultsWriter {
   ResultsWriter(const ResultsWriter&) = delete;
   ResultsWriter& operator=(const ResultsWriter&) = delete;
 
-  /// Appends one trial (a row of /trials, its epochs to /curves) and flushes.
+  /// Queues one trial (a row of /trials, its epochs to /curves); flush() writes it.
   void add_trial(const TrialSpec& spec, const TrialOutcome& outcome, double score);
-  /// Records the best trial so far, with its checkpoint.
+  /// Writes every queued row, one extend + write per column, and flushes the file.
+  void flush();
+  std::size_t queued() const;
+  /// Records the best trial so far, with its checkpoint (written at the next flush).
   void set_best(const TrialSpec& spec, double score, const std::string& checkpoint);
   void set_final(const FinalOutcome& final, const Configuration& config);
   /// Sets the summary attributes, marks the file complete and renames it to its final path.
