@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "crimegraph/data/synthetic_city.hpp"
 #include "crimegraph/model/gldnet.hpp"
 
 using namespace crimegraph;
@@ -37,11 +38,12 @@ TEST(GLDNet, GatedReluMatchesHandComputation) {
 }
 
 TEST(GLDNet, DiffusionLayerMatchesHandComputation) {
-  const auto a = adjacency_tensor(sparse_adjacency(path_graph(), AdjacencyNorm::Row));
+  const GraphDiffusion a(sparse_adjacency(path_graph(), AdjacencyNorm::Row));
   LocalDiffusion layer(1, 1);
   torch::NoGradGuard no_grad;
-  layer->fused->weight.copy_(torch::tensor({{2.0f, 1.0f}}));  // K_self = 2, K_local = 1
-  layer->fused->bias.copy_(torch::tensor({-0.5f}));
+  layer->self->weight.fill_(2.0f);  // K_self = 2
+  layer->local->weight.fill_(1.0f);  // K_local = 1
+  layer->self->bias.fill_(-0.5f);
   // Node-major [4 nodes, 1 window, 1 feature].
   const auto x = torch::tensor({1.0f, 0.0f, 4.0f, -3.0f}).view({4, 1, 1});
   const auto y = layer->forward(x, a).flatten();
@@ -52,19 +54,30 @@ TEST(GLDNet, DiffusionLayerMatchesHandComputation) {
 }
 
 TEST(GLDNet, SparseDiffusionEqualsDense) {
-  const auto g = path_graph();
-  const auto adjacency = sparse_adjacency(g, AdjacencyNorm::Row);
-  const auto sparse = adjacency_tensor(adjacency);
-  const auto dense = sparse.to_dense();
-  EXPECT_EQ(sparse._nnz(), 6);
+  // A random graph with asymmetric (row-normalised) weights, against a dense matrix product,
+  // forward and backward (the backward needs A^T).
+  StreetGridOptions o;
+  o.nodes = 40;
+  const auto adjacency = sparse_adjacency(synthetic_street_grid(o), AdjacencyNorm::Row);
+  const GraphDiffusion sparse(adjacency);
+  auto dense = torch::zeros({adjacency.nodes, adjacency.nodes});
+  for (std::int32_t r = 0; r < adjacency.nodes; ++r)
+    for (auto k = adjacency.row_ptr[r]; k < adjacency.row_ptr[r + 1]; ++k) dense[r][adjacency.col[k]] = adjacency.value[k];
+  EXPECT_EQ(adjacency.nnz(), static_cast<std::int64_t>((dense != 0).sum().item<std::int64_t>()));
   torch::manual_seed(3);
-  const auto x = torch::randn({4, 5, 3});
-  const auto expect = torch::matmul(dense, x.reshape({4, 15})).view({4, 5, 3});
-  EXPECT_TRUE(torch::allclose(diffuse(sparse, x), expect, 1e-6, 1e-6));
+  const auto x = torch::randn({adjacency.nodes, 5, 3}, torch::requires_grad());
+  const auto x2 = x.detach().clone().requires_grad_(true);
+  const auto y = sparse(x);
+  const auto expect = torch::matmul(dense, x2.reshape({adjacency.nodes, 15})).view({adjacency.nodes, 5, 3});
+  EXPECT_TRUE(torch::allclose(y, expect, 1e-5, 1e-6));
+  const auto weights = torch::randn({adjacency.nodes, 5, 3});
+  (y * weights).sum().backward();
+  (expect * weights).sum().backward();
+  EXPECT_TRUE(torch::allclose(x.grad(), x2.grad(), 1e-5, 1e-6));
 }
 
 TEST(GLDNet, ShapesAndProbabilities) {
-  const auto a = adjacency_tensor(sparse_adjacency(path_graph()));
+  const auto a = std::make_shared<const GraphDiffusion>(sparse_adjacency(path_graph()));
   GLDNetShape shape;
   shape.inputs = 12;
   GLDNet net(shape, a);

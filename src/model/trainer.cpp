@@ -32,7 +32,7 @@ struct Trainer::Impl {
   TrainerOptions options;
   WindowIndex index;
   BatchIterator batches;
-  torch::Tensor smoothing;  // [scales, lookback]
+  std::vector<float> smoothing_weights;  // [scales][lookback]
   GLDNet model{nullptr};
   std::unique_ptr<torch::optim::Adam> optimizer;
   std::int32_t epoch = 0;
@@ -61,10 +61,8 @@ struct Trainer::Impl {
     shape.gated_units = h.num_gated_relu_hidden_units;
     shape.ldn_layers = h.num_ldn_layers;
     shape.ldn_units = h.num_ldn_hidden_units;
-    model = GLDNet(shape, adjacency_tensor(data->adjacency()));
-    const auto w = TrainingData::smoothing_weights(h.lookback);
-    smoothing = torch::from_blob(const_cast<float*>(w.data()), {TrainingData::kSmoothingScales, h.lookback},
-                                 torch::kFloat).clone();
+    model = GLDNet(shape, std::make_shared<const GraphDiffusion>(data->adjacency()));
+    smoothing_weights = TrainingData::smoothing_weights(h.lookback);
     optimizer = std::make_unique<torch::optim::Adam>(model->parameters(),
                                                      torch::optim::AdamOptions(h.initial_learning_rate));
   }
@@ -75,19 +73,45 @@ struct Trainer::Impl {
            std::pow(hp.learning_rate_decay, static_cast<double>(step) / std::max(1, batches.batches_per_epoch()));
   }
 
-  // The smoothed windows [nodes, batch, scales x channels]: one small GEMM per window,
-  // [scales x L] x [L x nodes*channels], reading the window in place from the day-major tensor.
+  // The smoothed windows [nodes, batch, scales x channels], read in place from the day-major
+  // tensor: per window, each scale is a weighted sum of L contiguous day slices (vectorised
+  // over nodes x channels), then scattered into the node-major batch.
   torch::Tensor windows_tensor(const std::vector<std::int32_t>& days) const {
     const std::int64_t b = static_cast<std::int64_t>(days.size()), n = data->nodes(), c = data->channels();
-    const std::int64_t s = TrainingData::kSmoothingScales;
-    auto by_window = torch::empty({b, s, n * c});
+    const std::int64_t s = TrainingData::kSmoothingScales, width = n * c, lookback = hp.lookback;
+    auto x = torch::empty({n, b, s * c});
+    float* out = x.data_ptr<float>();
+    std::vector<float> scale(static_cast<std::size_t>(s * width));
     for (std::int64_t k = 0; k < b; ++k) {
-      const auto window = torch::from_blob(const_cast<float*>(data->window_begin(days[k], hp.lookback)),
-                                           {hp.lookback, n * c}, torch::kFloat);
-      auto slot = by_window[k];
-      torch::mm_out(slot, smoothing, window);
+      const float* window = data->window_begin(days[static_cast<std::size_t>(k)], hp.lookback);
+      std::fill(scale.begin(), scale.end(), 0.0f);
+      // Each day slice is read once and feeds all scales (kSmoothingScales == 4).
+      static_assert(TrainingData::kSmoothingScales == 4);
+      float* __restrict a0 = scale.data();
+      float* __restrict a1 = a0 + width;
+      float* __restrict a2 = a1 + width;
+      float* __restrict a3 = a2 + width;
+      for (std::int64_t l = 0; l < lookback; ++l) {
+        const float w0 = smoothing_weights[static_cast<std::size_t>(l)];
+        const float w1 = smoothing_weights[static_cast<std::size_t>(lookback + l)];
+        const float w2 = smoothing_weights[static_cast<std::size_t>(2 * lookback + l)];
+        const float w3 = smoothing_weights[static_cast<std::size_t>(3 * lookback + l)];
+        const float* __restrict day = window + l * width;
+        for (std::int64_t j = 0; j < width; ++j) {
+          const float v = day[j];
+          a0[j] += w0 * v;
+          a1[j] += w1 * v;
+          a2[j] += w2 * v;
+          a3[j] += w3 * v;
+        }
+      }
+      for (std::int64_t i = 0; i < n; ++i) {
+        float* o = out + (i * b + k) * s * c;
+        for (std::int64_t sc = 0; sc < s; ++sc)
+          for (std::int64_t ch = 0; ch < c; ++ch) o[sc * c + ch] = scale[static_cast<std::size_t>(sc * width + i * c + ch)];
+      }
     }
-    return by_window.view({b, s, n, c}).permute({2, 0, 1, 3}).reshape({n, b, s * c});
+    return x;
   }
 
   torch::Tensor labels_tensor(const std::vector<std::int32_t>& days) const {

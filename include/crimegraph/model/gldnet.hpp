@@ -6,6 +6,8 @@
 // product with the [nodes, batch x features] view, with no transposes.
 #include <torch/torch.h>
 
+#include <memory>
+
 #include "crimegraph/data/street_graph.hpp"
 
 namespace crimegraph {
@@ -19,16 +21,29 @@ struct GatedReluImpl : torch::nn::Module {
 };
 TORCH_MODULE(GatedRelu);
 
-/// The sparse street adjacency as a resident COO tensor.
-torch::Tensor adjacency_tensor(const SparseAdjacency& adjacency);
-/// A x for node-major x of shape [nodes, ...]: one sparse-dense product.
-torch::Tensor diffuse(const torch::Tensor& adjacency, const torch::Tensor& x);
+/// The sparse street adjacency, resident in CSR form with its transpose, and the product
+/// A x for node-major x of shape [nodes, ...] as an autograd function (backward: A^T g).
+/// A hand-written CSR loop: LibTorch's COO product re-sorts A^T on every backward pass.
+class GraphDiffusion {
+ public:
+  explicit GraphDiffusion(SparseAdjacency adjacency);
+  torch::Tensor operator()(const torch::Tensor& x) const;
+  const SparseAdjacency& forward_matrix() const { return a_; }
+  const SparseAdjacency& transposed_matrix() const { return at_; }
 
-/// y = relu(x K_self + (A x) K_local + b); [K_self; K_local] is one fused matmul over [x, A x].
+ private:
+  SparseAdjacency a_, at_;
+};
+using Adjacency = std::shared_ptr<const GraphDiffusion>;
+/// y = M x over rows of `width` floats: y[i] = sum_k M[i, k] x[k].
+void csr_multiply(const SparseAdjacency& m, const float* x, float* y, std::int64_t width);
+
+/// y = relu(x K_self + b + (A x) K_local).
 struct LocalDiffusionImpl : torch::nn::Module {
   LocalDiffusionImpl(std::int64_t in, std::int64_t out);
-  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& adjacency);
-  torch::nn::Linear fused{nullptr};
+  torch::Tensor forward(const torch::Tensor& x, const GraphDiffusion& adjacency);
+  torch::nn::Linear self{nullptr};   ///< K_self and the bias
+  torch::nn::Linear local{nullptr};  ///< K_local, no bias
 };
 TORCH_MODULE(LocalDiffusion);
 
@@ -44,10 +59,10 @@ struct GLDNetShape {
 /// Smoothed windows [nodes, batch, inputs] -> probability [nodes, batch]. Weights start as
 /// Keras does (Glorot-uniform, zero bias).
 struct GLDNetImpl : torch::nn::Module {
-  GLDNetImpl(const GLDNetShape& shape, torch::Tensor adjacency);
+  GLDNetImpl(const GLDNetShape& shape, Adjacency adjacency);
   torch::Tensor forward(const torch::Tensor& windows);
   GLDNetShape shape;
-  torch::Tensor adjacency;  // not a parameter: fixed, resident
+  Adjacency adjacency;  // not a parameter: fixed, resident
   torch::nn::ModuleList gated, diffusion;
   torch::nn::Linear output{nullptr};
 };
