@@ -30,7 +30,7 @@ const char* kUsage =
     "Options on the command line override the job file. --dry-run prints the plan and exits.";
 
 struct Job {
-  std::string name, job_path, job_text, dataset, space_path, out, objective;
+  std::string name, job_path, job_text, dataset, space_path, out, objective, synthetic_graph;
   std::int32_t synthetic_nodes = 300, synthetic_days = 1000;
   std::uint64_t synthetic_seed = 1, seed = 1;
   HyperbandOptions hyperband;
@@ -65,6 +65,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       ("synthetic-nodes", po::value<std::int32_t>()->default_value(300), "segments of the generated synthetic city")
       ("synthetic-days", po::value<std::int32_t>()->default_value(1000), "days of the generated synthetic city")
       ("synthetic-seed", po::value<std::uint64_t>()->default_value(1), "seed of the generated synthetic city")
+      ("synthetic-graph", po::value<std::string>()->default_value(""),
+       "street graph file for the synthetic events (default: a generated grid of --synthetic-nodes)")
       ("space", po::value<std::string>()->default_value("configs/space-default.ini"), "search space file")
       ("objective", po::value<std::string>()->default_value("gldnet"),
        "gldnet (train GLDNet) or null (instant deterministic scores, for measuring the scheduler)")
@@ -115,6 +117,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.synthetic_nodes = vm["synthetic-nodes"].as<std::int32_t>();
     job.synthetic_days = vm["synthetic-days"].as<std::int32_t>();
     job.synthetic_seed = vm["synthetic-seed"].as<std::uint64_t>();
+    job.synthetic_graph = vm["synthetic-graph"].as<std::string>();
+    if (!job.synthetic_graph.empty()) job.synthetic_graph = locate(job.synthetic_graph, job.job_path);
     job.space_path = locate(vm["space"].as<std::string>(), job.job_path);
     job.objective = vm["objective"].as<std::string>();
     if (job.objective != "gldnet" && job.objective != "null") {
@@ -153,8 +157,11 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
 
 std::string synthetic_path(const Job& job) {
   const auto folder = fs::path(job.out).parent_path();
-  return (folder / ("synthetic-" + std::to_string(job.synthetic_nodes) + "x" + std::to_string(job.synthetic_days) +
-                    "-seed" + std::to_string(job.synthetic_seed) + ".h5"))
+  const std::string graph = job.synthetic_graph.empty() ? std::to_string(job.synthetic_nodes)
+                                                        : fs::path(job.synthetic_graph).parent_path().filename().string() + "-" +
+                                                              fs::path(job.synthetic_graph).stem().string();
+  return (folder / ("synthetic-" + graph + "x" + std::to_string(job.synthetic_days) + "-seed" +
+                    std::to_string(job.synthetic_seed) + ".h5"))
       .string();
 }
 
@@ -209,7 +216,8 @@ int run(int argc, char** argv) {
     if (job.objective == "gldnet" && dataset == "synthetic") {
       dataset = synthetic_path(job);
       if (mpi.rank() == 0 && !fs::exists(dataset)) {
-        spdlog::info("generating the synthetic city {} ({} segments, {} days)", dataset, job.synthetic_nodes,
+        spdlog::info("generating the synthetic city {} ({}, {} days)", dataset,
+                     job.synthetic_graph.empty() ? std::to_string(job.synthetic_nodes) + "-segment grid" : job.synthetic_graph,
                      job.synthetic_days);
         fs::create_directories(fs::path(dataset).parent_path().empty() ? "." : fs::path(dataset).parent_path());
         StreetGridOptions grid;
@@ -218,7 +226,11 @@ int run(int argc, char** argv) {
         EventProcessOptions events;
         events.days = job.synthetic_days;
         events.seed = job.synthetic_seed;
-        write_dataset(simulate_city(synthetic_street_grid(grid), events), dataset);
+        auto city = simulate_city(job.synthetic_graph.empty() ? synthetic_street_grid(grid)
+                                                              : read_street_graph(job.synthetic_graph),
+                                  events);
+        if (!job.synthetic_graph.empty()) city.provenance["graph_source"] = job.synthetic_graph;
+        write_dataset(city, dataset);
       }
       if (mpi.size() > 1) transport.barrier();
     }

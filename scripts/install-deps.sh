@@ -7,7 +7,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libhdf5-dev hdf5-tools
   libboost-program-options-dev libspdlog-dev libgtest-dev
-  libgdal-dev
+  libgdal-dev libpugixml-dev libssl-dev zlib1g-dev
   python3-h5py python3-pandas
 )
 missing=()

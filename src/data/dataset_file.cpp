@@ -75,6 +75,27 @@ StreetGraph read_graph_group(const h5::File& f) {
   const auto weight = read_shaped<double>(f, "graph/edge_weight", {e});
   g.edges.resize(e);
   for (std::size_t i = 0; i < e; ++i) g.edges[i] = {pairs[2 * i], pairs[2 * i + 1], dist[i], weight[i]};
+  if (f.exists("graph/geometry")) {
+    const auto node_parts = read_shaped<std::int64_t>(f, "graph/geometry/node_parts", {n + 1});
+    const auto part_vertices = f.read<std::int64_t>("graph/geometry/part_vertices");
+    h5::Dims vdims;
+    const auto vertices = f.read<double>("graph/geometry/vertices_m", &vdims);
+    const auto parts = part_vertices.empty() ? 0 : part_vertices.size() - 1;
+    const bool consistent = !part_vertices.empty() && node_parts.front() == 0 &&
+                            static_cast<std::size_t>(node_parts.back()) == parts && vdims.size() == 2 && vdims[1] == 2 &&
+                            static_cast<std::uint64_t>(part_vertices.back()) == vdims[0];
+    if (!consistent) bad_file(f.path(), "inconsistent 'graph/geometry' offsets");
+    g.geometry.resize(n);
+    for (std::size_t node = 0; node < n; ++node) {
+      for (auto p = node_parts[node]; p < node_parts[node + 1]; ++p) {
+        std::vector<std::pair<double, double>> part;
+        for (auto v = part_vertices[static_cast<std::size_t>(p)]; v < part_vertices[static_cast<std::size_t>(p) + 1]; ++v) {
+          part.emplace_back(vertices[2 * static_cast<std::size_t>(v)], vertices[2 * static_cast<std::size_t>(v) + 1]);
+        }
+        g.geometry[node].parts.push_back(std::move(part));
+      }
+    }
+  }
   try {
     g.validate();
   } catch (const DataError& err) {
@@ -116,6 +137,25 @@ void write_dataset(const CrimeDataset& ds, const std::string& path) {
     f.write("graph/edges", pairs.data(), {g.edges.size(), 2});
     f.write("graph/edge_distance_m", dist);
     f.write("graph/edge_weight", weight);
+    if (!g.geometry.empty()) {
+      // Polylines flattened: node n owns parts [node_parts[n], node_parts[n+1]); part p owns
+      // vertices [part_vertices[p], part_vertices[p+1]) of vertices_m (x, y).
+      std::vector<std::int64_t> node_parts{0}, part_vertices{0};
+      std::vector<double> vertices;
+      for (const auto& line : g.geometry) {
+        for (const auto& part : line.parts) {
+          for (const auto& [x, y] : part) {
+            vertices.push_back(x);
+            vertices.push_back(y);
+          }
+          part_vertices.push_back(static_cast<std::int64_t>(vertices.size() / 2));
+        }
+        node_parts.push_back(static_cast<std::int64_t>(part_vertices.size() - 1));
+      }
+      f.write("graph/geometry/node_parts", node_parts);
+      f.write("graph/geometry/part_vertices", part_vertices);
+      f.write("graph/geometry/vertices_m", vertices.data(), {vertices.size() / 2, 2});
+    }
 
     std::vector<std::string> dates;
     dates.reserve(d);

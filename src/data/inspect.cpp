@@ -19,6 +19,10 @@ std::string inspect_report(const CrimeDataset& ds, std::int32_t lookback, const 
     line(fmt::format("calendar    {} days, {} .. {}", ds.days(), iso_date(ds.day_number.front()),
                      iso_date(ds.day_number.back())));
   }
+  if (ds.days() == 0) {
+    line("(a street graph without days: no events, windows or baselines)");
+    return out;
+  }
   std::string ch;
   for (const auto& c : ds.channels) ch += (ch.empty() ? "" : ", ") + c;
   line("channels    " + ch);

@@ -1,6 +1,7 @@
 #include "crimegraph/data/street_graph.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <cmath>
 #include <set>
 #include <utility>
@@ -8,6 +9,55 @@
 #include "crimegraph/error.hpp"
 
 namespace crimegraph {
+
+// --- polyline geometry -------------------------------------------------------------------------
+
+double Polyline::length() const {
+  double total = 0.0;
+  for (const auto& part : parts)
+    for (std::size_t i = 1; i < part.size(); ++i)
+      total += std::hypot(part[i].first - part[i - 1].first, part[i].second - part[i - 1].second);
+  return total;
+}
+
+namespace {
+// Nearest point of segment a-b to p: returns (squared distance, fraction along a-b).
+std::pair<double, double> nearest_on_segment(std::pair<double, double> a, std::pair<double, double> b, double x,
+                                             double y) {
+  const double dx = b.first - a.first, dy = b.second - a.second;
+  const double len2 = dx * dx + dy * dy;
+  double t = len2 > 0 ? ((x - a.first) * dx + (y - a.second) * dy) / len2 : 0.0;
+  t = std::clamp(t, 0.0, 1.0);
+  const double px = a.first + t * dx - x, py = a.second + t * dy - y;
+  return {px * px + py * py, t};
+}
+}  // namespace
+
+double Polyline::project(double x, double y) const {
+  double best = std::numeric_limits<double>::infinity(), at = 0.0, walked = 0.0;
+  for (const auto& part : parts) {
+    if (part.size() == 1) {
+      const double d = std::pow(part[0].first - x, 2) + std::pow(part[0].second - y, 2);
+      if (d < best) best = d, at = walked;
+    }
+    for (std::size_t i = 1; i < part.size(); ++i) {
+      const double seg = std::hypot(part[i].first - part[i - 1].first, part[i].second - part[i - 1].second);
+      const auto [d, t] = nearest_on_segment(part[i - 1], part[i], x, y);
+      if (d < best) best = d, at = walked + t * seg;
+      walked += seg;
+    }
+  }
+  return at;
+}
+
+double Polyline::distance2(double x, double y) const {
+  double best = std::numeric_limits<double>::infinity();
+  for (const auto& part : parts) {
+    if (part.size() == 1) best = std::min(best, std::pow(part[0].first - x, 2) + std::pow(part[0].second - y, 2));
+    for (std::size_t i = 1; i < part.size(); ++i) best = std::min(best, nearest_on_segment(part[i - 1], part[i], x, y).first);
+  }
+  return best;
+}
 
 double gaussian_weight(double distance_m, double alpha_m) {
   return std::exp(-(distance_m * distance_m) / (2.0 * alpha_m * alpha_m));
@@ -20,6 +70,7 @@ void StreetGraph::validate() const {
     throw DataError("street graph: per-node arrays have different lengths");
   }
   if (!(alpha_m > 0.0)) throw DataError("street graph: kernel alpha must be positive");
+  if (!geometry.empty() && geometry.size() != n) throw DataError("street graph: geometry count differs from node count");
   std::set<std::pair<std::int32_t, std::int32_t>> seen;
   for (const auto& e : edges) {
     if (e.u < 0 || e.v < 0 || e.u >= static_cast<std::int32_t>(n) || e.v >= static_cast<std::int32_t>(n)) {

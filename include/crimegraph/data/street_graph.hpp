@@ -2,9 +2,20 @@
 // The street graph: one node per street segment, an undirected edge where two segments meet.
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace crimegraph {
+
+/// A segment's geometry in projected metres: one or more parts, each a run of points.
+struct Polyline {
+  std::vector<std::vector<std::pair<double, double>>> parts;
+  double length() const;
+  /// Distance along the line from its start to the point of the line nearest (x, y).
+  double project(double x, double y) const;
+  /// Squared distance from (x, y) to the nearest point of the line.
+  double distance2(double x, double y) const;
+};
 
 struct Edge {
   std::int32_t u = 0;
@@ -22,6 +33,9 @@ struct StreetGraph {
   std::vector<double> length_m;         ///< segment length in metres
 
   std::vector<Edge> edges;  ///< undirected, u < v, no duplicates
+  /// Segment geometries in projected metres, one per node; empty when unknown (synthetic grids,
+  /// CSV graphs). Used to snap events to the nearest segment line.
+  std::vector<Polyline> geometry;
 
   std::string crs;                   ///< projected CRS of x/y, e.g. "EPSG:26985"
   std::string kernel = "gaussian";   ///< weight = exp(-d^2 / (2 alpha^2))
