@@ -8,6 +8,7 @@
 
 #include "crimegraph/data/calendar.hpp"
 #include "crimegraph/data/dataset_file.hpp"
+#include "crimegraph/data/events.hpp"
 #include "crimegraph/data/gis_graph.hpp"
 #include "crimegraph/io/checksum.hpp"
 #include "crimegraph/version.hpp"
@@ -26,6 +27,7 @@ const char* kUsage =
     "Usage: crimegraph-prepare COMMAND [options]\n"
     "Commands:\n"
     "  graph    build a street graph from a GIS line layer, GraphML or a nodes/edges CSV pair\n"
+    "  events   count crime report CSVs on a street graph into a dataset file\n"
     "  synth    generate a synthetic city (street grid or a given graph + self-exciting events)\n"
     "  inspect  summarise a dataset file: graph, calendar, events, windows, baselines\n"
     "Run 'crimegraph-prepare COMMAND --help' for the options of a command.";
@@ -151,6 +153,68 @@ int graph(int argc, const char* const* argv) {
   return 0;
 }
 
+int events(int argc, const char* const* argv) {
+  po::options_description desc("crimegraph-prepare events options");
+  add_standard_options(desc);
+  desc.add_options()
+      ("graph", po::value<std::string>()->required(), "street graph file (from 'crimegraph-prepare graph')")
+      ("input", po::value<std::vector<std::string>>()->required()->composing(), "crime report CSV files (.csv or .csv.gz)")
+      ("out,o", po::value<std::string>()->required(), "dataset file to write (.h5)")
+      ("preset", po::value<std::string>()->default_value("spotcrime"), "column preset: spotcrime, chicago or baltimore")
+      ("columns", po::value<std::string>(), "column overrides, e.g. date=Occurred,type=Offense,lat=Lat,lon=Lon")
+      ("date-format", po::value<std::string>(), "date format, e.g. '%m/%d/%Y %I:%M:%S %p' (default: the preset's)")
+      ("categories", po::value<std::string>(), "category mapping file (default: the original study's)")
+      ("bbox", po::value<std::string>(), "keep events inside minLat,minLon,maxLat,maxLon (default: the graph's box)")
+      ("snap", po::value<std::string>()->default_value("centroid"),
+       "centroid (nearest segment centroid, as the original study) or segment (nearest segment line)")
+      ("smoothing", po::value<double>()->default_value(0.5), "exponential smoothing factor of the channels")
+      ("start-date", po::value<std::string>(), "first calendar day (default: the first event's)")
+      ("end-date", po::value<std::string>(), "last calendar day (default: the last event's)")
+      ("strict", "stop at the first bad row instead of counting it")
+      ("lookback", po::value<std::int32_t>()->default_value(14), "lookback for the summary printed afterwards");
+  po::positional_options_description pos;
+  pos.add("input", -1);
+  po::variables_map vm;
+  if (!parse_options(argc, argv, desc, pos, vm,
+                     "Usage: crimegraph-prepare events --graph streets.h5 --out city.h5 CRIMES.csv[.gz] ... [options]")) {
+    return 0;
+  }
+  setup_logging(vm["log-level"].as<std::string>());
+  EventImportOptions o;
+  o.inputs = vm["input"].as<std::vector<std::string>>();
+  o.columns = csv_preset(vm["preset"].as<std::string>());
+  if (vm.count("columns")) apply_column_overrides(o.columns, vm["columns"].as<std::string>());
+  if (vm.count("date-format")) o.columns.date_format = vm["date-format"].as<std::string>();
+  const auto snap = vm["snap"].as<std::string>();
+  if (snap != "centroid" && snap != "segment") throw ConfigError("--snap must be centroid or segment");
+  o.snap = snap == "centroid" ? SnapMode::Centroid : SnapMode::Segment;
+  o.smoothing = vm["smoothing"].as<double>();
+  if (!(o.smoothing > 0 && o.smoothing <= 1)) throw ConfigError("--smoothing must be in (0, 1]");
+  o.strict = vm.count("strict") > 0;
+  if (vm.count("start-date")) o.first_day = parse_iso_date(vm["start-date"].as<std::string>());
+  if (vm.count("end-date")) o.last_day = parse_iso_date(vm["end-date"].as<std::string>());
+  auto categories = vm.count("categories") ? CategoryMap::from_file(vm["categories"].as<std::string>())
+                                           : CategoryMap::original_study();
+  const auto graph_path = vm["graph"].as<std::string>();
+  const auto graph_file = read_dataset(graph_path);
+  if (vm.count("bbox")) {
+    o.bbox = parse_bbox(vm["bbox"].as<std::string>());
+  } else if (graph_file.provenance.count("bbox")) {
+    o.bbox = parse_bbox(graph_file.provenance.at("bbox"));
+  }
+  ImportReport report;
+  auto ds = import_events(graph_file.graph, std::move(categories), o, report);
+  ds.provenance["graph_source"] = graph_path;
+  const auto out = vm["out"].as<std::string>();
+  write_dataset(ds, out);
+  std::cout << fmt::format("{} rows read, {} events kept in {:.2f} s ({:.2f} million rows/s parsing)\n", report.rows,
+                           report.kept, report.total_seconds, report.rows / std::max(report.parse_seconds, 1e-9) / 1e6);
+  for (const auto& [reason, count] : report.dropped) std::cout << fmt::format("  dropped {:>9}  {}\n", count, reason);
+  for (const auto& e : report.examples) std::cout << "  e.g. " << e << "\n";
+  std::cout << inspect_report(ds, vm["lookback"].as<std::int32_t>());
+  return 0;
+}
+
 int inspect(int argc, const char* const* argv) {
   po::options_description desc("crimegraph-prepare inspect options");
   add_standard_options(desc);
@@ -181,6 +245,7 @@ int main(int argc, char** argv) {
     if (command == "synth") return synth(argc - 1, argv + 1);
     if (command == "inspect") return inspect(argc - 1, argv + 1);
     if (command == "graph") return graph(argc - 1, argv + 1);
+    if (command == "events") return events(argc - 1, argv + 1);
     if (command == "--version") {
       po::options_description d;
       add_standard_options(d);
