@@ -22,6 +22,7 @@
 #include "crimegraph/error.hpp"
 #include "crimegraph/io/checksum.hpp"
 #include "crimegraph/io/csv.hpp"
+#include "crimegraph/io/text.hpp"
 #include "crimegraph/version.hpp"
 
 namespace crimegraph {
@@ -110,11 +111,6 @@ std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
-}
 bool contains_word(const std::string& text, const std::string& word) {
   for (std::size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
     const bool left = at == 0 || !std::isalnum(static_cast<unsigned char>(text[at - 1]));
@@ -134,29 +130,16 @@ CategoryMap CategoryMap::original_study() {
 
 CategoryMap CategoryMap::parse(const std::string& text, const std::string& origin) {
   CategoryMap m;
-  std::istringstream in(text);
-  std::string line, section;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    const auto hash = line.find_first_of("#;");
-    if (hash != std::string::npos) line = line.substr(0, hash);
-    line = trim(line);
-    if (line.empty()) continue;
-    if (line.front() == '[') {
-      section = trim(line.substr(1, line.find(']') - 1));
-      continue;
-    }
-    if (section != "categories") continue;
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) throw ConfigError(origin + ":" + std::to_string(lineno) + ": expected 'Category = keyword, ...'");
-    m.names_.push_back(trim(line.substr(0, eq)));
+  for (const auto& entry : ini_section(text, "categories", origin)) {
+    m.names_.push_back(entry.key);
     std::vector<std::string> words;
-    std::istringstream ws(line.substr(eq + 1));
+    std::istringstream ws(entry.value);
     for (std::string w; std::getline(ws, w, ',');) {
       if (!trim(w).empty()) words.push_back(lower(trim(w)));
     }
-    if (words.empty()) throw ConfigError(origin + ":" + std::to_string(lineno) + ": category '" + m.names_.back() + "' has no keywords");
+    if (words.empty()) {
+      throw ConfigError(origin + ":" + std::to_string(entry.line) + ": category '" + entry.key + "' has no keywords");
+    }
     m.keywords_.push_back(words);
   }
   if (m.names_.empty()) throw ConfigError(origin + ": no [categories] defined");
@@ -167,11 +150,7 @@ CategoryMap CategoryMap::parse(const std::string& text, const std::string& origi
 }
 
 CategoryMap CategoryMap::from_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError("cannot read category file '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path);
+  return parse(read_text_file(path, "category file"), path);
 }
 
 int CategoryMap::classify(const std::string& type) {
@@ -294,15 +273,6 @@ class SnapIndex {
 struct GzCloser {
   void operator()(gzFile f) const { gzclose(f); }
 };
-
-std::string utc_now() {
-  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 }  // namespace
 
@@ -511,7 +481,7 @@ CrimeDataset import_events(const StreetGraph& graph, CategoryMap categories, con
   auto& p = ds.provenance;
   p["creator"] = "crimegraph-prepare events";
   p["software_version"] = kVersion;
-  p["created_utc"] = utc_now();
+  p["created_utc"] = utc_timestamp();
   std::string inputs, hashes;
   for (const auto& [file, sha] : report.input_sha256) {
     inputs += (inputs.empty() ? "" : "; ") + file;

@@ -12,18 +12,18 @@
 #include "crimegraph/data/gis_graph.hpp"
 #include "crimegraph/error.hpp"
 #include "crimegraph/io/csv.hpp"
+#include "crimegraph/io/text.hpp"
 
 namespace crimegraph {
 namespace {
 
+// A bad number in an input file is a data error, not a configuration one.
 double number(const std::string& text, const std::string& where) {
   try {
-    std::size_t used = 0;
-    const double v = std::stod(text, &used);
-    if (used == text.size() && std::isfinite(v)) return v;
-  } catch (const std::exception&) {
+    return parse_number(text, where);
+  } catch (const ConfigError& e) {
+    throw DataError(e.what());
   }
-  throw DataError(where + ": '" + text + "' is not a number");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include "crimegraph/data/calendar.hpp"
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/text.hpp"
 #include "crimegraph/version.hpp"
 
 namespace crimegraph {
@@ -56,15 +57,6 @@ class Random {
 
 constexpr double kCentreLat = 39.3241, kCentreLon = -76.6472;  // central Baltimore
 constexpr double kMetresPerDegree = 111320.0;
-
-std::string utc_now() {
-  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // A spatially smooth standard-normal field: white noise averaged with graph neighbours.
 std::vector<double> smooth_field(const SparseAdjacency& a, Random& rng, int passes) {
@@ -249,7 +241,7 @@ CrimeDataset simulate_city(StreetGraph graph, const EventProcessOptions& o) {
   auto& p = ds.provenance;
   p["creator"] = "crimegraph-prepare synth";
   p["software_version"] = kVersion;
-  p["created_utc"] = utc_now();
+  p["created_utc"] = utc_timestamp();
   p["source"] = "synthetic self-exciting event process";
   p["seed"] = std::to_string(o.seed);
   p["days"] = std::to_string(days);

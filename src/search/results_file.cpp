@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/text.hpp"
 #include "crimegraph/io/hdf5.hpp"
 #include "crimegraph/version.hpp"
 
@@ -28,15 +29,6 @@ struct ResultsWriter::Impl {
 };
 
 namespace {
-std::string utc_now() {
-  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 const char* kInt64Columns[] = {"trial_id", "parent_id", "config_id"};
 const char* kInt32Columns[] = {"iteration", "bracket", "round", "start_epoch", "end_epoch", "epochs_trained", "worker"};
 const char* kDoubleColumns[] = {"val_hit_rate_best", "val_hit_rate_last", "train_loss", "val_loss",
@@ -57,7 +49,7 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
   f.set_attribute("", "format_version", static_cast<std::int64_t>(kResultsFormatVersion));
   f.set_attribute("", "software_version", std::string(kVersion));
   f.set_attribute("", "status", std::string("running"));
-  f.set_attribute("", "created_utc", utc_now());
+  f.set_attribute("", "created_utc", utc_timestamp());
   f.set_attribute("", "name", m.name);
   f.set_attribute("", "job", m.job_text);
   f.set_attribute("", "search_space", m.space_text);
@@ -198,7 +190,7 @@ void ResultsWriter::finish(double wall_seconds, double utilisation) {
   f.set_attribute("", "wall_seconds", wall_seconds);
   f.set_attribute("", "worker_utilisation", utilisation);
   f.set_attribute("", "status", std::string("complete"));
-  f.set_attribute("", "finished_utc", utc_now());
+  f.set_attribute("", "finished_utc", utc_timestamp());
   f.close();
   std::error_code ec;
   std::filesystem::rename(partial_path(), path_, ec);

@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/text.hpp"
 #include "crimegraph/model/hyperparameters.hpp"
 
 namespace crimegraph {
@@ -15,24 +16,6 @@ std::string num(double v) {
   std::ostringstream os;
   os << v;
   return os.str();
-}
-
-double parse_number(const std::string& text, const std::string& where) {
-  std::size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size() || !std::isfinite(v)) throw ConfigError(where + ": '" + text + "' is not a number");
-  return v;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
 }
 
 double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
@@ -164,27 +147,12 @@ std::string SearchSpace::to_text() const {
 }
 
 SearchSpace SearchSpace::parse(const std::string& text, const std::string& origin) {
-  std::istringstream in(text);
-  std::string line, section;
   std::vector<Parameter> params;
-  int lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    const auto hash = line.find_first_of("#;");
-    if (hash != std::string::npos) line = line.substr(0, hash);
-    line = trim(line);
-    if (line.empty()) continue;
-    const std::string where = origin + ":" + std::to_string(lineno);
-    if (line.front() == '[') {
-      section = trim(line.substr(1, line.find(']') - 1));
-      continue;
-    }
-    if (section != "space") continue;
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) throw ConfigError(where + ": expected 'name = kind ...'");
+  for (const auto& entry : ini_section(text, "space", origin)) {
+    const std::string where = origin + ":" + std::to_string(entry.line);
     Parameter p;
-    p.name = trim(line.substr(0, eq));
-    std::istringstream words(line.substr(eq + 1));
+    p.name = entry.key;
+    std::istringstream words(entry.value);
     std::string kind;
     words >> kind;
     std::vector<std::string> rest;
@@ -237,11 +205,7 @@ SearchSpace SearchSpace::parse(const std::string& text, const std::string& origi
 }
 
 SearchSpace SearchSpace::from_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError("cannot read search space file '" + path + "'");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), path);
+  return parse(read_text_file(path, "search space file"), path);
 }
 
 SearchSpace SearchSpace::original_study() {

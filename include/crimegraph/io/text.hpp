@@ -1,0 +1,27 @@
+#pragma once
+// Small text helpers shared by the parsers of config files, job files and CSVs.
+#include <string>
+#include <vector>
+
+namespace crimegraph {
+
+std::string trim(const std::string& text);
+
+/// A finite number, the whole of `text`; throws ConfigError "<where>: '<text>' is not a number".
+double parse_number(const std::string& text, const std::string& where);
+
+/// One `key = value` line of an INI section, with its line number for messages.
+struct IniEntry {
+  std::string key, value;
+  int line = 0;
+};
+/// The entries of `[section]` in INI text (comments start with # or ;). A line without '=' in
+/// that section is a ConfigError naming origin:line.
+std::vector<IniEntry> ini_section(const std::string& text, const std::string& section, const std::string& origin);
+/// The whole text of a file; throws ConfigError "cannot read <what> '<path>'".
+std::string read_text_file(const std::string& path, const std::string& what);
+
+/// The current UTC time as ISO 8601, e.g. 2026-11-28T10:29:45Z.
+std::string utc_timestamp();
+
+}  // namespace crimegraph

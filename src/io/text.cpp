@@ -1,0 +1,71 @@
+#include "crimegraph/io/text.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <sstream>
+
+#include "crimegraph/error.hpp"
+
+namespace crimegraph {
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+double parse_number(const std::string& text, const std::string& where) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size() || !std::isfinite(v)) throw ConfigError(where + ": '" + text + "' is not a number");
+  return v;
+}
+
+std::vector<IniEntry> ini_section(const std::string& text, const std::string& section, const std::string& origin) {
+  std::istringstream in(text);
+  std::string line, current;
+  std::vector<IniEntry> entries;
+  int lineno = 0;
+  while (std::getline(in, line)) {
+    ++lineno;
+    const auto comment = line.find_first_of("#;");
+    if (comment != std::string::npos) line = line.substr(0, comment);
+    line = trim(line);
+    if (line.empty()) continue;
+    if (line.front() == '[') {
+      current = trim(line.substr(1, line.find(']') - 1));
+      continue;
+    }
+    if (current != section) continue;
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) throw ConfigError(origin + ":" + std::to_string(lineno) + ": expected 'name = value'");
+    entries.push_back({trim(line.substr(0, eq)), trim(line.substr(eq + 1)), lineno});
+  }
+  return entries;
+}
+
+std::string read_text_file(const std::string& path, const std::string& what) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError("cannot read " + what + " '" + path + "'");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string utc_timestamp() {
+  const auto t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace crimegraph
