@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/text.hpp"
 
 namespace crimegraph {
 namespace {
@@ -78,17 +79,7 @@ void Hyperparameters::set(const std::string& name, double value) {
 
 void Hyperparameters::set(const std::string& name, const std::string& text) {
   if (!is_known(name)) throw ConfigError("unknown hyperparameter '" + name + "' (known: " + known_names() + ")");
-  std::size_t used = 0;
-  double value = 0.0;
-  try {
-    value = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size()) {
-    throw ConfigError("hyperparameter " + name + ": '" + text + "' is not a number");
-  }
-  set(name, value);
+  set(name, parse_number(text, "hyperparameter " + name));
 }
 
 double Hyperparameters::get(const std::string& name) const {
