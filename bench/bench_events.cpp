@@ -2,9 +2,12 @@
 // the original study's input) around central Baltimore and imports it onto the committed
 // street graph. Target (issue 5): >= 1 million rows per second of parsing and snapping.
 //   bench_events [--rows 2800000] [--graph data/central-baltimore/streets.h5] [--runs 3]
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +22,7 @@
 using namespace crimegraph;
 
 int main(int argc, char** argv) {
+  spdlog::set_level(spdlog::level::debug);
   long rows = 2800000;
   int runs = 3;
   std::string graph_path = "data/central-baltimore/streets.h5";
@@ -29,7 +33,8 @@ int main(int argc, char** argv) {
   }
   const auto graph = read_dataset(graph_path);
   const auto csv = (std::filesystem::temp_directory_path() / "crimegraph-bench-events.csv").string();
-  {
+  const bool keep = std::getenv("KEEP_CSV") != nullptr;  // reuse the file between runs (profiling)
+  if (!keep || !std::filesystem::exists(csv)) {
     std::ofstream out(csv);
     out << "Date,Type,Latitude,Longitude,Address\n";
     std::mt19937_64 rng(1);
@@ -63,6 +68,6 @@ int main(int argc, char** argv) {
   std::sort(total_rates.begin(), total_rates.end());
   std::printf("median: parsing %.2f M rows/s, parsing + projecting + snapping + counting %.2f M rows/s (target >= 1)\n",
               parse_rates[parse_rates.size() / 2] / 1e6, total_rates[total_rates.size() / 2] / 1e6);
-  std::filesystem::remove(csv);
+  if (!keep) std::filesystem::remove(csv);
   return 0;
 }

@@ -96,11 +96,10 @@ bool parse_date(std::string_view s, std::string_view format, std::int32_t& day) 
   if (m < 1 || m > 12 || d < 1 || d > 31 || y < 1900 || y > 2200) return false;
   if (hour > (twelve ? 12 : 23) || minute > 59 || second > 60) return false;
   // Trailing text (seconds fractions, time zones) is allowed: only the calendar day counts.
-  const auto n = day_number_from_civil(y, m, d);
-  char expect[16];
-  std::snprintf(expect, sizeof expect, "%04d-%02d-%02d", y, m, d);
-  if (iso_date(n) != expect) return false;  // 31 April and the like
-  day = n;
+  static constexpr int kDaysIn[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+  if (d > kDaysIn[m - 1] || (m == 2 && d == 29 && !leap)) return false;  // 31 April and the like
+  day = day_number_from_civil(y, m, d);
   return true;
 }
 
@@ -292,158 +291,251 @@ CrimeDataset import_events(const StreetGraph& graph, CategoryMap categories, con
     throw ConfigError("the graph's CRS '" + graph.crs + "' is not an EPSG code, so events cannot be placed on it");
   }
   target.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
-  std::unique_ptr<OGRCoordinateTransformation> project(OGRCreateCoordinateTransformation(&wgs84, &target));
-  if (!project) throw ConfigError("cannot reproject lon/lat to " + graph.crs);
+  if (!std::unique_ptr<OGRCoordinateTransformation>(OGRCreateCoordinateTransformation(&wgs84, &target))) {
+    throw ConfigError("cannot reproject lon/lat to " + graph.crs);
+  }
 
   std::vector<std::int32_t> ev_day;
   std::vector<std::int8_t> ev_cat;
   std::vector<double> ev_x, ev_y;
-  auto problem = [&](const std::string& file, std::int64_t line, const std::string& reason) {
-    if (o.strict) throw DataError(file + ":" + std::to_string(line) + ": " + reason + " (--strict)");
-    ++report.dropped[reason];
-    if (report.examples.size() < o.examples) report.examples.push_back(file + ":" + std::to_string(line) + ": " + reason);
+
+  // The file is read in chunks of whole lines; pairs of chunks are parsed on two cores and
+  // merged in file order, so counts, examples and the first --strict error do not depend on
+  // the threads.
+  struct Columns {
+    int date = -1, type = -1, lat = -1, lon = -1;
+    std::size_t needed = 0;
+  };
+  struct Parsed {
+    std::vector<std::int32_t> day;
+    std::vector<std::int8_t> cat;
+    std::vector<double> lon, lat;
+    std::int64_t rows = 0;
+    std::map<std::string, std::int64_t> dropped;
+    std::vector<std::pair<std::int64_t, std::string>> problems;  // the first few, in line order
+  };
+  const std::size_t examples_wanted = o.strict ? 1 : o.examples;
+  auto parse_chunk = [&](std::string_view text, std::int64_t first_line, const Columns& col, std::string format,
+                         CategoryMap& cats, Parsed& out) {
+    std::vector<std::string_view> fields;
+    std::string type_buffer;
+    std::int64_t lineno = first_line - 1;
+    auto problem = [&](const char* reason) {
+      ++out.dropped[reason];
+      if (out.problems.size() < examples_wanted) out.problems.emplace_back(lineno, reason);
+    };
+    std::size_t start = 0;
+    while (start < text.size()) {
+      if (o.strict && !out.problems.empty()) return;
+      auto nl = text.find('\n', start);
+      if (nl == std::string_view::npos) nl = text.size();
+      std::string_view line = text.substr(start, nl - start);
+      start = nl + 1;
+      ++lineno;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      if (line.empty()) continue;
+      ++out.rows;
+      if (!split_csv_line(line, fields) || fields.size() < col.needed) {
+        problem("malformed line");
+        continue;
+      }
+      bool ascii = true;
+      for (char c : line) ascii &= static_cast<unsigned char>(c) < 0x80;
+      if (!ascii && !valid_utf8(line)) {
+        problem("not UTF-8");
+        continue;
+      }
+      const auto date_text = fields[static_cast<std::size_t>(col.date)];
+      std::int32_t day = 0;
+      bool dated = false;
+      if (format == "auto") {
+        for (const char* f : {"%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y"}) {
+          if (parse_date(date_text, f, day)) {
+            format = f;
+            dated = true;
+            break;
+          }
+        }
+      } else {
+        dated = parse_date(date_text, format, day);
+      }
+      if (!dated) {
+        problem("unparseable date");
+        continue;
+      }
+      double lat = 0, lon = 0;
+      const auto lat_text = fields[static_cast<std::size_t>(col.lat)], lon_text = fields[static_cast<std::size_t>(col.lon)];
+      const auto r1 = std::from_chars(lat_text.data(), lat_text.data() + lat_text.size(), lat);
+      const auto r2 = std::from_chars(lon_text.data(), lon_text.data() + lon_text.size(), lon);
+      if (lat_text.empty() || lon_text.empty() || r1.ec != std::errc() || r2.ec != std::errc() ||
+          r1.ptr != lat_text.data() + lat_text.size() || r2.ptr != lon_text.data() + lon_text.size()) {
+        problem("missing or unparseable coordinates");
+        continue;
+      }
+      if (!(std::abs(lat) <= 90.0 && std::abs(lon) <= 180.0) || (lat == 0.0 && lon == 0.0)) {
+        problem("coordinates out of range");
+        continue;
+      }
+      if (o.bbox && (lat < (*o.bbox)[0] || lat > (*o.bbox)[2] || lon < (*o.bbox)[1] || lon > (*o.bbox)[3])) {
+        ++out.dropped["outside the box"];
+        continue;
+      }
+      type_buffer.assign(fields[static_cast<std::size_t>(col.type)]);
+      const int category = cats.classify(type_buffer);
+      if (category < 0) {
+        ++out.dropped["category not mapped"];
+        continue;
+      }
+      out.day.push_back(day);
+      out.cat.push_back(static_cast<std::int8_t>(category));
+      out.lon.push_back(lon);
+      out.lat.push_back(lat);
+    }
+  };
+  auto merge = [&](const std::string& path, Parsed& p) {
+    report.rows += p.rows;
+    for (const auto& [line, reason] : p.problems) {
+      if (o.strict) throw DataError(path + ":" + std::to_string(line) + ": " + reason + " (--strict)");
+      if (report.examples.size() < o.examples) report.examples.push_back(path + ":" + std::to_string(line) + ": " + reason);
+    }
+    for (const auto& [reason, n] : p.dropped) report.dropped[reason] += n;
+    ev_day.insert(ev_day.end(), p.day.begin(), p.day.end());
+    ev_cat.insert(ev_cat.end(), p.cat.begin(), p.cat.end());
+    ev_x.insert(ev_x.end(), p.lon.begin(), p.lon.end());
+    ev_y.insert(ev_y.end(), p.lat.begin(), p.lat.end());
   };
 
-  std::vector<std::string_view> fields;
-  std::string type_buffer;
+  constexpr std::size_t kChunk = 8 << 20;
   for (const auto& path : o.inputs) {
-    // The file's SHA-256 (as sha256sum prints it) is computed on another core while this one parses.
+    // The file's SHA-256 (as sha256sum prints it) is computed on another core meanwhile.
     auto sha256 = std::async(std::launch::async, file_sha256, path);
     std::unique_ptr<gzFile_s, GzCloser> in(gzopen(path.c_str(), "rb"));
     if (!in) throw IoError("cannot read '" + path + "'");
     gzbuffer(in.get(), 1 << 20);
-    std::string buffer, carry;
-    std::vector<char> chunk(1 << 20);
-    int di = -1, ti = -1, lati = -1, loni = -1;
-    std::size_t needed = 0;
-    std::string format = o.columns.date_format;
-    std::int64_t lineno = 0, file_rows = 0;
-    bool header_done = false, eof = false;
-    while (!eof) {
-      const int got = gzread(in.get(), chunk.data(), static_cast<unsigned>(chunk.size()));
-      if (got < 0) throw IoError("error reading '" + path + "' (damaged gzip?)");
-      if (got == 0) eof = true;
-      buffer.assign(carry);
-      buffer.append(chunk.data(), static_cast<std::size_t>(std::max(got, 0)));
+    // Reads the next chunk of whole lines (the tail of a partial line waits for the next call).
+    std::string carry;
+    bool eof = false;
+    auto next_chunk = [&](std::string& chunk) {
+      chunk.swap(carry);
       carry.clear();
+      for (std::size_t target = kChunk;; target += kChunk) {
+        while (!eof && chunk.size() < target) {
+          const auto at = chunk.size();
+          chunk.resize(at + (1 << 20));
+          const int got = gzread(in.get(), chunk.data() + at, 1 << 20);
+          if (got < 0) throw IoError("error reading '" + path + "' (damaged gzip?)");
+          chunk.resize(at + static_cast<std::size_t>(got));
+          if (got == 0) eof = true;
+        }
+        if (eof) return;
+        const auto last = chunk.rfind('\n');
+        if (last == std::string::npos) continue;  // a line longer than a chunk: read on
+        carry.assign(chunk, last + 1, std::string::npos);
+        chunk.resize(last + 1);
+        return;
+      }
+    };
+    auto count_lines = [](const std::string& text) {
+      return static_cast<std::int64_t>(std::count(text.begin(), text.end(), '\n'));
+    };
+
+    std::string first;
+    next_chunk(first);
+    // The header, and the date format from the first rows when it is "auto".
+    std::size_t header_end = first.find('\n');
+    std::size_t skipped_blank = 0;
+    while (header_end != std::string::npos && first.find_first_not_of("\r", 0) == header_end) {  // blank leading lines
+      first.erase(0, header_end + 1);
+      ++skipped_blank;
+      header_end = first.find('\n');
+    }
+    std::string_view header_line(first.data(), header_end == std::string::npos ? first.size() : header_end);
+    if (!header_line.empty() && header_line.back() == '\r') header_line.remove_suffix(1);
+    if (header_line.empty()) throw DataError("'" + path + "' is empty");
+    std::vector<std::string_view> fields;
+    if (!split_csv_line(header_line, fields)) throw DataError("'" + path + "': the header has an unterminated quote");
+    Columns col;
+    auto need = [&](const std::string& name, const char* role) {
+      const int i = column_index(fields, name);
+      if (i < 0) {
+        std::string have;
+        for (std::size_t k = 0; k < fields.size() && k < 12; ++k) have += (k ? ", " : "") + std::string(fields[k]);
+        throw DataError("'" + path + "' has no " + role + " column '" + name + "' (columns: " + have + ")");
+      }
+      return i;
+    };
+    col.date = need(o.columns.date, "date");
+    col.type = need(o.columns.type, "type");
+    col.lat = need(o.columns.lat, "latitude");
+    col.lon = need(o.columns.lon, "longitude");
+    col.needed = static_cast<std::size_t>(std::max({col.date, col.type, col.lat, col.lon})) + 1;
+    first.erase(0, header_end == std::string::npos ? first.size() : header_end + 1);
+    std::int64_t next_line = 2 + static_cast<std::int64_t>(skipped_blank);
+    std::string format = o.columns.date_format;
+    if (format == "auto") {
       std::size_t start = 0;
-      for (;;) {
-        auto nl = buffer.find('\n', start);
-        if (nl == std::string::npos) {
-          if (!eof) {
-            carry.assign(buffer, start, std::string::npos);
-            break;
-          }
-          if (start >= buffer.size()) break;
-          nl = buffer.size();
-        }
-        std::string_view line(buffer.data() + start, nl - start);
-        start = nl + 1;
-        ++lineno;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty()) continue;
-        if (!header_done) {
-          if (!split_csv_line(line, fields)) throw DataError("'" + path + "': the header has an unterminated quote");
-          auto need = [&](const std::string& name, const char* role) {
-            const int i = column_index(fields, name);
-            if (i < 0) {
-              std::string have;
-              for (std::size_t k = 0; k < fields.size() && k < 12; ++k) have += (k ? ", " : "") + std::string(fields[k]);
-              throw DataError("'" + path + "' has no " + role + " column '" + name + "' (columns: " + have + ")");
-            }
-            return i;
-          };
-          di = need(o.columns.date, "date");
-          ti = need(o.columns.type, "type");
-          lati = need(o.columns.lat, "latitude");
-          loni = need(o.columns.lon, "longitude");
-          needed = static_cast<std::size_t>(std::max({di, ti, lati, loni})) + 1;
-          header_done = true;
-          continue;
-        }
-        ++file_rows;
-        ++report.rows;
-        if (!split_csv_line(line, fields) || fields.size() < needed) {
-          problem(path, lineno, "malformed line");
-          continue;
-        }
-        bool ascii = true;
-        for (char c : line) ascii &= static_cast<unsigned char>(c) < 0x80;
-        if (!ascii && !valid_utf8(line)) {
-          problem(path, lineno, "not UTF-8");
-          continue;
-        }
-        const auto date_text = fields[static_cast<std::size_t>(di)];
-        std::int32_t day = 0;
-        if (format == "auto") {
+      for (int tries = 0; tries < 100 && start < first.size() && format == "auto"; ++tries) {
+        const auto nl = std::min(first.find('\n', start), first.size());
+        if (split_csv_line(std::string_view(first).substr(start, nl - start), fields) && fields.size() >= col.needed) {
+          std::int32_t day;
           for (const char* f : {"%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y"}) {
-            if (parse_date(date_text, f, day)) {
+            if (parse_date(fields[static_cast<std::size_t>(col.date)], f, day)) {
               format = f;
               break;
             }
           }
-          if (format == "auto") {
-            problem(path, lineno, "unparseable date");
-            continue;
-          }
-        } else if (!parse_date(date_text, format, day)) {
-          problem(path, lineno, "unparseable date");
-          continue;
         }
-        double lat = 0, lon = 0;
-        const auto lat_text = fields[static_cast<std::size_t>(lati)], lon_text = fields[static_cast<std::size_t>(loni)];
-        const auto r1 = std::from_chars(lat_text.data(), lat_text.data() + lat_text.size(), lat);
-        const auto r2 = std::from_chars(lon_text.data(), lon_text.data() + lon_text.size(), lon);
-        if (lat_text.empty() || lon_text.empty() || r1.ec != std::errc() || r2.ec != std::errc() ||
-            r1.ptr != lat_text.data() + lat_text.size() || r2.ptr != lon_text.data() + lon_text.size()) {
-          problem(path, lineno, "missing or unparseable coordinates");
-          continue;
-        }
-        if (!(std::abs(lat) <= 90.0 && std::abs(lon) <= 180.0) || (lat == 0.0 && lon == 0.0)) {
-          problem(path, lineno, "coordinates out of range");
-          continue;
-        }
-        if (o.bbox && (lat < (*o.bbox)[0] || lat > (*o.bbox)[2] || lon < (*o.bbox)[1] || lon > (*o.bbox)[3])) {
-          ++report.dropped["outside the box"];
-          continue;
-        }
-        type_buffer.assign(fields[static_cast<std::size_t>(ti)]);
-        const int category = categories.classify(type_buffer);
-        if (category < 0) {
-          ++report.dropped["category not mapped"];
-          continue;
-        }
-        ev_day.push_back(day);
-        ev_cat.push_back(static_cast<std::int8_t>(category));
-        ev_x.push_back(lon);
-        ev_y.push_back(lat);
+        start = nl + 1;
       }
     }
+
+    std::int64_t rows_before = report.rows;
+    CategoryMap second_categories = categories;  // classify() caches: one map per thread
+    std::string a = std::move(first), b;
+    while (!a.empty()) {
+      next_chunk(b);
+      const std::int64_t a_line = next_line, b_line = next_line + count_lines(a);
+      Parsed pa, pb;
+      auto other = std::async(std::launch::async, [&] { parse_chunk(b, b_line, col, format, second_categories, pb); });
+      parse_chunk(a, a_line, col, format, categories, pa);
+      other.get();
+      merge(path, pa);
+      merge(path, pb);
+      next_line = b_line + count_lines(b);
+      next_chunk(a);
+    }
     report.input_sha256[path] = sha256.get();
-    if (!header_done) throw DataError("'" + path + "' is empty");
-    if (file_rows == 0) throw DataError("'" + path + "' has a header but no rows");
+    if (report.rows == rows_before) throw DataError("'" + path + "' has a header but no rows");
   }
   report.parse_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 
-  // Project in batches and snap.
-  constexpr std::size_t kBatch = 1 << 16;
-  for (std::size_t b = 0; b < ev_x.size(); b += kBatch) {
-    const auto n = std::min(kBatch, ev_x.size() - b);
-    if (!project->Transform(n, ev_x.data() + b, ev_y.data() + b)) throw ConfigError("cannot reproject events to " + graph.crs);
-  }
+  // Projection and snapping are independent per event: split them over the cores, each
+  // thread with its own transformation (PROJ objects are not shared between threads).
   const SnapIndex index(graph, o.snap);
-  // Snapping is independent per event: split it over the cores.
   std::vector<std::int32_t> ev_node(ev_x.size());
   {
     const std::size_t workers = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
-    std::vector<std::thread> threads;
     const std::size_t per = (ev_x.size() + workers - 1) / workers;
+    std::vector<std::thread> threads;
+    std::vector<std::string> failures(workers);
     for (std::size_t w = 0; w < workers; ++w) {
       threads.emplace_back([&, w] {
-        for (std::size_t e = w * per; e < std::min(ev_x.size(), (w + 1) * per); ++e) ev_node[e] = index.nearest(ev_x[e], ev_y[e]);
+        std::unique_ptr<OGRCoordinateTransformation> local(OGRCreateCoordinateTransformation(&wgs84, &target));
+        const std::size_t begin = std::min(ev_x.size(), w * per), end = std::min(ev_x.size(), (w + 1) * per);
+        constexpr std::size_t kBatch = 1 << 16;
+        for (std::size_t b = begin; b < end; b += kBatch) {
+          const auto n = std::min(kBatch, end - b);
+          if (!local || !local->Transform(n, ev_x.data() + b, ev_y.data() + b)) {
+            failures[w] = "cannot reproject events to " + graph.crs;
+            return;
+          }
+        }
+        for (std::size_t e = begin; e < end; ++e) ev_node[e] = index.nearest(ev_x[e], ev_y[e]);
       });
     }
     for (auto& t : threads) t.join();
+    for (const auto& f : failures)
+      if (!f.empty()) throw ConfigError(f);
   }
   std::int32_t first = o.first_day.value_or(std::numeric_limits<std::int32_t>::max());
   std::int32_t last = o.last_day.value_or(std::numeric_limits<std::int32_t>::min());
