@@ -2,8 +2,6 @@
 // the original study's input) around central Baltimore and imports it onto the committed
 // street graph. Target (issue 5): >= 1 million rows per second of parsing and snapping.
 //   bench_events [--rows 2800000] [--graph data/central-baltimore/streets.h5] [--runs 3]
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -22,7 +20,6 @@
 using namespace crimegraph;
 
 int main(int argc, char** argv) {
-  spdlog::set_level(spdlog::level::debug);
   long rows = 2800000;
   int runs = 3;
   std::string graph_path = "data/central-baltimore/streets.h5";

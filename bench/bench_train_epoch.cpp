@@ -6,12 +6,13 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "crimegraph/data/dataset_file.hpp"
-#include "crimegraph/data/synthetic_city.hpp"
 #include "crimegraph/model/trainer.hpp"
 
 using namespace crimegraph;
@@ -23,10 +24,23 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--epochs")) epochs = std::stoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--dataset")) path = argv[i + 1];
   }
+  // A search worker reads only what training needs (DatasetParts::Training) and drops it once
+  // the training view is built; so does this benchmark. Without --dataset it writes the
+  // default synthetic city to a temporary file first (in a child process, so its memory does
+  // not count here).
+  if (path.empty()) {
+    path = (std::filesystem::temp_directory_path() / "crimegraph-bench-city.h5").string();
+    if (!std::filesystem::exists(path)) {
+      const std::string cmd = std::string(CRIMEGRAPH_PREPARE_EXE) + " synth --log-level warn --out " + path + " > /dev/null";
+      if (std::system(cmd.c_str()) != 0) {
+        std::fprintf(stderr, "cannot generate %s\n", path.c_str());
+        return 1;
+      }
+    }
+  }
   std::shared_ptr<const TrainingData> data;
   {
-    // The dataset is dropped once the training data is built, as a search worker does.
-    const auto ds = path.empty() ? simulate_city(synthetic_street_grid({}), {}) : read_dataset(path);
+    const auto ds = read_dataset(path, DatasetParts::Training);
     data = std::make_shared<const TrainingData>(ds);
   }
   Trainer trainer(data, Hyperparameters{}, TrainerOptions{});

@@ -23,7 +23,8 @@ Hyperparameters with_config(Hyperparameters hp, const Configuration& config) {
 class GLDNetObjective : public Objective {
  public:
   explicit GLDNetObjective(GLDNetObjectiveOptions o)
-      : options_(std::move(o)), data_(std::make_shared<const TrainingData>(read_dataset(options_.dataset_path))) {}
+      : options_(std::move(o)),
+        data_(std::make_shared<const TrainingData>(read_dataset(options_.dataset_path, DatasetParts::Training))) {}
 
   TrialOutcome run(const TrialSpec& spec) override {
     const auto t0 = std::chrono::steady_clock::now();

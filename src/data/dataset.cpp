@@ -22,7 +22,7 @@ void CrimeDataset::validate() const {
     }
   };
   if (channels.empty()) throw DataError("dataset: no feature channels");
-  if (categories.empty()) throw DataError("dataset: no event categories");
+  if (categories.empty() && !counts.empty()) throw DataError("dataset: counts without event categories");
   expect("features", features.size(), d * n * channels.size());
   expect("label", label.size(), d * n);
   expect("counts", counts.size(), d * n * categories.size());

@@ -189,7 +189,7 @@ StreetGraph read_street_graph(const std::string& path) {
   return read_graph_group(f);
 }
 
-CrimeDataset read_dataset(const std::string& path) {
+CrimeDataset read_dataset(const std::string& path, DatasetParts parts) {
   const auto f = h5::File::open_read(path);
   check_format(f);
   CrimeDataset ds;
@@ -207,8 +207,13 @@ CrimeDataset read_dataset(const std::string& path) {
   ds.day_number = read_shaped<std::int32_t>(f, "calendar/day_number", {d});
   ds.features = read_shaped<float>(f, "tensor/features", {d, n, c});
   ds.label = read_shaped<std::int32_t>(f, "tensor/label", {d, n});
-  ds.counts = read_shaped<std::int32_t>(f, "tensor/counts", {d, n, k});
-  if (f.exists("truth/intensity")) ds.intensity = read_shaped<float>(f, "truth/intensity", {d, n});
+  if (parts == DatasetParts::All) {
+    ds.counts = read_shaped<std::int32_t>(f, "tensor/counts", {d, n, k});
+    if (f.exists("truth/intensity")) ds.intensity = read_shaped<float>(f, "truth/intensity", {d, n});
+  } else {
+    if (!f.exists("tensor/counts")) bad_file(path, "missing dataset 'tensor/counts'");
+    ds.categories.clear();  // the counts are not loaded: keep the dataset self-consistent
+  }
   if (f.exists("provenance")) {
     for (const auto& key : f.attribute_names("provenance")) ds.provenance[key] = f.string_attribute("provenance", key);
   }

@@ -17,18 +17,6 @@ TrainingData::TrainingData(const CrimeDataset& ds)
   label_.assign(ds.label.begin(), ds.label.end());
 }
 
-void TrainingData::gather_windows(const std::vector<std::int32_t>& target_days, std::int32_t lookback,
-                                  float* out) const {
-  const std::size_t b = target_days.size(), c = channels_, n = nodes_, run = static_cast<std::size_t>(lookback) * c;
-  for (auto t : target_days) check_window(t, lookback);
-  for (std::size_t k = 0; k < b; ++k) {
-    for (std::int32_t l = 0; l < lookback; ++l) {
-      const float* day = day_major_.data() + static_cast<std::size_t>(target_days[k] - lookback + l) * n * c;
-      for (std::size_t i = 0; i < n; ++i) std::memcpy(out + (i * b + k) * run + l * c, day + i * c, c * sizeof(float));
-    }
-  }
-}
-
 std::vector<float> TrainingData::smoothing_weights(std::int32_t lookback) {
   if (lookback < 1) throw ConfigError("lookback must be at least 1");
   std::vector<float> weight(static_cast<std::size_t>(kSmoothingScales) * lookback);

@@ -12,8 +12,12 @@ inline constexpr int kDatasetFormatVersion = 1;
 
 /// Writes `dataset` to `path` atomically (temporary name, then rename). Validates first.
 void write_dataset(const CrimeDataset& dataset, const std::string& path);
+enum class DatasetParts {
+  All,       ///< everything in the file
+  Training,  ///< graph, calendar, features and label: what training needs (no raw counts, no truth)
+};
 /// Reads and validates a dataset file; errors name the file and the problem.
-CrimeDataset read_dataset(const std::string& path);
+CrimeDataset read_dataset(const std::string& path, DatasetParts parts = DatasetParts::All);
 /// Reads only the street graph of a dataset file.
 StreetGraph read_street_graph(const std::string& path);
 

@@ -20,10 +20,6 @@ class TrainingData {
   const SparseAdjacency& adjacency() const { return adjacency_; }
   const std::vector<double>& lengths() const { return lengths_; }
 
-  /// Writes the raw windows of `target_days` as [node][batch][lookback x channel] into `out`
-  /// (nodes x B x L x C floats): one memcpy per node and window.
-  void gather_windows(const std::vector<std::int32_t>& target_days, std::int32_t lookback, float* out) const;
-
   /// GLDNet's temporal input is a set of exponentially smoothed summaries of each window:
   /// scale s is the weighted mean of the L days with weight gamma_s^(days back), gamma in
   /// kSmoothingGammas, from the last day alone (gamma 0) to the plain mean (gamma 1), so every
