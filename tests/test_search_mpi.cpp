@@ -162,6 +162,10 @@ TEST_F(MpiSearch, FailingTrialsAreRecordedAndTheSearchGoesOn) {
   EXPECT_FALSE(f.exists("best"));
   EXPECT_FALSE(f.exists("final"));
   EXPECT_NE(r.output.find("6 trials (6 failed)"), std::string::npos) << r.output;
+  // Each failure is logged once.
+  std::size_t logged = 0;
+  for (auto at = r.output.find("trial 0 failed"); at != std::string::npos; at = r.output.find("trial 0 failed", at + 1)) ++logged;
+  EXPECT_EQ(logged, 1u) << r.output;
 }
 
 TEST_F(MpiSearch, BadInputStopsBeforeTheSearch) {

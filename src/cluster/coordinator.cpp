@@ -240,9 +240,7 @@ void run_worker(MpiTransport& transport, int rank, Objective& objective) {
       spdlog::debug("trial {}: {} epochs {}..{}", spec.id, describe(spec.config), spec.start_epoch, spec.end_epoch);
       auto outcome = objective.run(spec);
       outcome.worker = rank;
-      if (outcome.status != TrialStatus::Ok) {
-        spdlog::warn("trial {} {}: {}", spec.id, trial_status_name(outcome.status), outcome.message);
-      }
+      // A failure is logged once, by the coordinator, which also records it.
       transport.send(0, Tag::Result, encode(outcome));
       ++stats.trials;
     } else if (m.tag == Tag::FinalWork) {
