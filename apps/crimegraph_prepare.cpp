@@ -137,7 +137,6 @@ int graph(int argc, const char* const* argv) {
     ds.graph = read_gis_street_graph(o);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  ds.counts.clear();
   ds.provenance["creator"] = "crimegraph-prepare graph";
   ds.provenance["software_version"] = kVersion;
   ds.provenance["source"] = input + (vm.count("edges") ? " + " + vm["edges"].as<std::string>() : "");
