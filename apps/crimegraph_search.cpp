@@ -142,7 +142,7 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     if (!(job.progress_seconds > 0)) throw ConfigError("--progress-seconds must be positive");
     job.hit_rate.coverage = vm["coverage"].as<double>();
     job.hit_rate.kind = parse_hit_rate_kind(vm["hit-rate"].as<std::string>());
-    HitRate(job.hit_rate, {1.0});  // validates the coverage
+    job.hit_rate.validate();
     job.base = hyperparameters_from(vm);
     job.out = vm.count("out") ? vm["out"].as<std::string>() : "results/" + job.name + ".h5";
     job.dry_run = vm.count("dry-run") > 0;

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     options.threads = vm["threads"].as<std::int32_t>();
     options.hit_rate.coverage = vm["coverage"].as<double>();
     options.hit_rate.kind = parse_hit_rate_kind(vm["hit-rate"].as<std::string>());
-    HitRate(options.hit_rate, {1.0});  // validates the coverage
+    options.hit_rate.validate();
 
     const auto path = vm["dataset"].as<std::string>();
     const auto dataset = read_dataset(path);

@@ -2,10 +2,6 @@
 
 namespace crimegraph {
 
-HitRate make_hit_rate(const CrimeDataset& dataset, const HitRateOptions& options) {
-  return HitRate(options, options.kind == HitRateKind::StreetLength ? dataset.graph.length_m : std::vector<double>{});
-}
-
 BaselineScores baseline_hit_rates(const CrimeDataset& ds, const WindowIndex& index, Split split,
                                   const HitRateOptions& options) {
   const auto n = ds.nodes();
@@ -21,7 +17,8 @@ BaselineScores baseline_hit_rates(const CrimeDataset& ds, const WindowIndex& ind
   }
   for (auto& h : historical) h /= static_cast<float>(std::max(1, train.size()));
 
-  HitRate naive = make_hit_rate(ds, options), hist = make_hit_rate(ds, options), oracle = make_hit_rate(ds, options);
+  const auto& lengths = ds.graph.length_m;
+  HitRate naive(options, lengths), hist(options, lengths), oracle(options, lengths);
   std::vector<float> yesterday(static_cast<std::size_t>(n));
   for (auto t : index.target_days(split)) {
     const auto* lab = ds.label.data() + static_cast<std::size_t>(t) * n;

@@ -29,11 +29,15 @@ std::string HitRateOptions::describe() const {
          std::to_string(static_cast<int>(std::lround(coverage * 100))) + "% coverage";
 }
 
-HitRate::HitRate(HitRateOptions options, std::vector<double> lengths)
-    : options_(options), lengths_(std::move(lengths)) {
-  if (!(options_.coverage > 0.0 && options_.coverage <= 1.0)) {
-    throw ConfigError("hit rate coverage must be in (0, 1], got " + std::to_string(options_.coverage));
+void HitRateOptions::validate() const {
+  if (!(coverage > 0.0 && coverage <= 1.0)) {
+    throw ConfigError("hit rate coverage must be in (0, 1], got " + std::to_string(coverage));
   }
+}
+
+HitRate::HitRate(HitRateOptions options, const std::vector<double>& lengths) : options_(options) {
+  options_.validate();
+  if (options_.kind == HitRateKind::StreetLength) lengths_ = lengths;
   if (options_.kind == HitRateKind::StreetLength && lengths_.empty()) {
     throw ConfigError("the street-length hit rate needs segment lengths");
   }

@@ -155,7 +155,7 @@ struct Trainer::Impl {
   Evaluation evaluate(Split split) {
     torch::NoGradGuard no_grad;
     model->eval();
-    HitRate hit(options.hit_rate, options.hit_rate.kind == HitRateKind::StreetLength ? data->lengths() : std::vector<double>{});
+    HitRate hit(options.hit_rate, data->lengths());
     BatchIterator it(index, split, options.eval_batch_size, 0, false);
     std::vector<std::int32_t> days;
     double loss = 0.0;

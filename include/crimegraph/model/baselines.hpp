@@ -20,7 +20,4 @@ struct BaselineScores {
 BaselineScores baseline_hit_rates(const CrimeDataset& dataset, const WindowIndex& index, Split split,
                                   const HitRateOptions& options);
 
-/// A HitRate for `options` with the dataset's street lengths when the kind needs them.
-HitRate make_hit_rate(const CrimeDataset& dataset, const HitRateOptions& options);
-
 }  // namespace crimegraph

@@ -21,6 +21,8 @@ struct HitRateOptions {
   double coverage = 0.2;
   HitRateKind kind = HitRateKind::DayMean;
   std::string describe() const;  ///< e.g. "hit rate (day-mean) at 20% coverage"
+  /// Throws ConfigError unless 0 < coverage <= 1.
+  void validate() const;
 };
 
 /// Accumulates a hit rate over days. Ties at the cut-off are split fairly: when g nodes share
@@ -28,8 +30,9 @@ struct HitRateOptions {
 /// expected result of breaking the tie at random), so a constant predictor scores exactly c.
 class HitRate {
  public:
-  /// `lengths` (one per node) are needed for HitRateKind::StreetLength only.
-  explicit HitRate(HitRateOptions options, std::vector<double> lengths = {});
+  /// `lengths` (one per node) are kept for HitRateKind::StreetLength, which needs them, and
+  /// ignored otherwise, so callers can always pass the graph's.
+  explicit HitRate(HitRateOptions options, const std::vector<double>& lengths = {});
 
   /// Scores one day: `scores` and `labels` (event counts) for `nodes` nodes.
   void add_day(const float* scores, const float* labels, std::int32_t nodes);
