@@ -9,6 +9,7 @@
 #include "crimegraph/data/events.hpp"
 #include "crimegraph/data/gis_graph.hpp"
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/checksum.hpp"
 #include "fixtures.hpp"
 #include "process.hpp"
 
@@ -246,4 +247,11 @@ TEST(Events, CommandLineFromShapefileToDataset) {
   r = fixture::run_command(exe + " graph " + dir.file("streets.geojson") + " --out " + dir.file("g2.h5") + " --crs EPSG:999999");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.output.find("EPSG:999999"), std::string::npos) << r.output;
+}
+
+TEST(Events, InputFingerprintIsTheFileSha256) {
+  fixture::TempDir dir;
+  std::ofstream(dir.file("abc.txt")) << "abc";
+  EXPECT_EQ(file_sha256(dir.file("abc.txt")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_THROW(file_sha256(dir.file("none.txt")), IoError);
 }

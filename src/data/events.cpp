@@ -103,6 +103,18 @@ bool parse_date(std::string_view s, std::string_view format, std::int32_t& day) 
   return true;
 }
 
+namespace {
+// The formats "auto" tries: only the calendar day matters, so times and zones may follow.
+constexpr const char* kAutoDateFormats[] = {"%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y"};
+
+// The first auto format that parses `text` (setting `day`), or nullptr.
+const char* detect_date_format(std::string_view text, std::int32_t& day) {
+  for (const char* f : kAutoDateFormats)
+    if (parse_date(text, f, day)) return f;
+  return nullptr;
+}
+}  // namespace
+
 // --- categories --------------------------------------------------------------------------------
 
 namespace {
@@ -349,12 +361,9 @@ CrimeDataset import_events(const StreetGraph& graph, CategoryMap categories, con
       std::int32_t day = 0;
       bool dated = false;
       if (format == "auto") {
-        for (const char* f : {"%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y"}) {
-          if (parse_date(date_text, f, day)) {
-            format = f;
-            dated = true;
-            break;
-          }
+        if (const char* f = detect_date_format(date_text, day)) {
+          format = f;
+          dated = true;
         }
       } else {
         dated = parse_date(date_text, format, day);
@@ -476,14 +485,11 @@ CrimeDataset import_events(const StreetGraph& graph, CategoryMap categories, con
       std::size_t start = 0;
       for (int tries = 0; tries < 100 && start < first.size() && format == "auto"; ++tries) {
         const auto nl = std::min(first.find('\n', start), first.size());
-        if (split_csv_line(std::string_view(first).substr(start, nl - start), fields) && fields.size() >= col.needed) {
-          std::int32_t day;
-          for (const char* f : {"%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y"}) {
-            if (parse_date(fields[static_cast<std::size_t>(col.date)], f, day)) {
-              format = f;
-              break;
-            }
-          }
+        std::int32_t day;
+        const char* f = nullptr;
+        if (split_csv_line(std::string_view(first).substr(start, nl - start), fields) && fields.size() >= col.needed &&
+            (f = detect_date_format(fields[static_cast<std::size_t>(col.date)], day))) {
+          format = f;
         }
         start = nl + 1;
       }
