@@ -40,6 +40,7 @@ struct Job {
   HitRateOptions hit_rate;
   Hyperparameters base;
   bool dry_run = false;
+  std::string log_level;
 };
 
 // A relative path is looked up in the working directory, then next to the job file, then in
@@ -147,8 +148,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.out = vm.count("out") ? vm["out"].as<std::string>() : "results/" + job.name + ".h5";
     job.dry_run = vm.count("dry-run") > 0;
     if (job.synthetic_nodes < 2 || job.synthetic_days < 2) throw ConfigError("the synthetic city is too small");
-    setup_logging(vm["log-level"].as<std::string>());  // validates the level; re-set per rank later
-    spdlog::set_level(spdlog::level::from_str(vm["log-level"].as<std::string>()));
+    job.log_level = vm["log-level"].as<std::string>();
+    setup_logging(job.log_level);  // validates the level now; set again with the rank once MPI is up
     return job;
   } catch (const po::error& e) {
     throw ConfigError(e.what());
@@ -209,7 +210,7 @@ int run(int argc, char** argv) {
   }
 
   MpiSession mpi(&argc, &argv);
-  setup_logging(spdlog::level::to_string_view(spdlog::get_level()).data(), mpi.size() > 1 ? mpi.rank() : -1);
+  setup_logging(job.log_level, mpi.size() > 1 ? mpi.rank() : -1);
   MpiTransport transport;
   try {
     std::string dataset = job.dataset;
