@@ -221,11 +221,10 @@ class SnapIndex {
       miny_ = std::min(miny_, g.y[i]);
       maxx = std::max(maxx, g.x[i]);
       maxy = std::max(maxy, g.y[i]);
-      if (mode == SnapMode::Segment)
-        for (const auto& part : g.geometry[i].parts)
-          for (const auto& [x, y] : part) {
-            minx_ = std::min(minx_, x), miny_ = std::min(miny_, y), maxx = std::max(maxx, x), maxy = std::max(maxy, y);
-          }
+      if (mode == SnapMode::Segment) {
+        const auto b = g.geometry[i].bounds();
+        minx_ = std::min(minx_, b.minx), miny_ = std::min(miny_, b.miny), maxx = std::max(maxx, b.maxx), maxy = std::max(maxy, b.maxy);
+      }
     }
     cell_ = std::max(10.0, std::sqrt(std::max(1.0, (maxx - minx_) * (maxy - miny_)) / std::max<std::size_t>(1, n)));
     cols_ = static_cast<std::int64_t>((maxx - minx_) / cell_) + 1;
@@ -236,11 +235,9 @@ class SnapIndex {
         cells_[static_cast<std::size_t>(cell_of(g.y[i], miny_, rows_) * cols_ + cell_of(g.x[i], minx_, cols_))].push_back(
             static_cast<std::int32_t>(i));
       } else {
-        double x0 = std::numeric_limits<double>::infinity(), y0 = x0, x1 = -x0, y1 = -x0;
-        for (const auto& part : g.geometry[i].parts)
-          for (const auto& [x, y] : part) x0 = std::min(x0, x), y0 = std::min(y0, y), x1 = std::max(x1, x), y1 = std::max(y1, y);
-        for (auto r = cell_of(y0, miny_, rows_); r <= cell_of(y1, miny_, rows_); ++r)
-          for (auto c = cell_of(x0, minx_, cols_); c <= cell_of(x1, minx_, cols_); ++c)
+        const auto b = g.geometry[i].bounds();
+        for (auto r = cell_of(b.miny, miny_, rows_); r <= cell_of(b.maxy, miny_, rows_); ++r)
+          for (auto c = cell_of(b.minx, minx_, cols_); c <= cell_of(b.maxx, minx_, cols_); ++c)
             cells_[static_cast<std::size_t>(r * cols_ + c)].push_back(static_cast<std::int32_t>(i));
       }
     }

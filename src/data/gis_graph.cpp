@@ -59,23 +59,6 @@ std::unique_ptr<OGRGeometry> to_ogr(const Polyline& line) {
   return ml;
 }
 
-struct Envelope {
-  double minx, miny, maxx, maxy;
-};
-
-Envelope envelope_of(const Polyline& line) {
-  Envelope e{std::numeric_limits<double>::infinity(), std::numeric_limits<double>::infinity(),
-             -std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()};
-  for (const auto& part : line.parts)
-    for (const auto& [x, y] : part) {
-      e.minx = std::min(e.minx, x);
-      e.miny = std::min(e.miny, y);
-      e.maxx = std::max(e.maxx, x);
-      e.maxy = std::max(e.maxy, y);
-    }
-  return e;
-}
-
 }  // namespace
 
 void connect_segments(StreetGraph& graph) {
@@ -83,12 +66,12 @@ void connect_segments(StreetGraph& graph) {
   const std::size_t n = lines.size();
   graph.edges.clear();
   if (n < 2) return;
+  using Envelope = Polyline::Bounds;
   std::vector<Envelope> env(n);
-  Envelope all = envelope_of(lines[0]);
+  Envelope all = lines[0].bounds();
   for (std::size_t i = 0; i < n; ++i) {
-    env[i] = envelope_of(lines[i]);
-    all = {std::min(all.minx, env[i].minx), std::min(all.miny, env[i].miny), std::max(all.maxx, env[i].maxx),
-           std::max(all.maxy, env[i].maxy)};
+    env[i] = lines[i].bounds();
+    all = all.merge(env[i]);
   }
   // A uniform grid over the extent, about 4 segments per cell.
   const double area = std::max(1.0, (all.maxx - all.minx) * (all.maxy - all.miny));

@@ -59,6 +59,18 @@ double Polyline::distance2(double x, double y) const {
   return best;
 }
 
+Polyline::Bounds Polyline::Bounds::merge(const Bounds& o) const {
+  return {std::min(minx, o.minx), std::min(miny, o.miny), std::max(maxx, o.maxx), std::max(maxy, o.maxy)};
+}
+
+Polyline::Bounds Polyline::bounds() const {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  Bounds b{inf, inf, -inf, -inf};
+  for (const auto& part : parts)
+    for (const auto& [x, y] : part) b = b.merge({x, y, x, y});
+  return b;
+}
+
 double gaussian_weight(double distance_m, double alpha_m) {
   return std::exp(-(distance_m * distance_m) / (2.0 * alpha_m * alpha_m));
 }

@@ -15,6 +15,14 @@ struct Polyline {
   double project(double x, double y) const;
   /// Squared distance from (x, y) to the nearest point of the line.
   double distance2(double x, double y) const;
+
+  struct Bounds {
+    double minx, miny, maxx, maxy;
+    /// The smallest box holding both.
+    Bounds merge(const Bounds& other) const;
+  };
+  /// The bounding box of all points (inverted infinities for an empty line).
+  Bounds bounds() const;
 };
 
 struct Edge {
