@@ -204,6 +204,35 @@ torch::Tensor GLDNetImpl::forward(const torch::Tensor& windows) {
   return torch::sigmoid(torch::addmm(output->bias, rows, output->weight.t())).view({x.size(0), x.size(1)});
 }
 
+GLDNetParams GLDNetImpl::params() {
+  auto bind = [](torch::Tensor& weight, torch::Tensor* bias) {
+    auto grad_of = [](torch::Tensor& t) {
+      if (!t.grad().defined()) t.mutable_grad() = torch::zeros_like(t);
+      return t.mutable_grad().data_ptr<float>();
+    };
+    LinearParams p;
+    p.weight = weight.data_ptr<float>();
+    p.grad_weight = grad_of(weight);
+    if (bias) {
+      p.bias = bias->data_ptr<float>();
+      p.grad_bias = grad_of(*bias);
+    }
+    return p;
+  };
+  GLDNetParams p;
+  for (const auto& layer : *gated) {
+    auto& fused = layer->as<GatedRelu>()->fused;
+    p.gated.push_back(bind(fused->weight, &fused->bias));
+  }
+  for (const auto& layer : *diffusion) {
+    auto* ldn = layer->as<LocalDiffusion>();
+    p.ldn_self.push_back(bind(ldn->self->weight, &ldn->self->bias));
+    p.ldn_local.push_back(bind(ldn->local->weight, nullptr));
+  }
+  p.output = bind(output->weight, &output->bias);
+  return p;
+}
+
 torch::Tensor weighted_squared_error(const torch::Tensor& prediction, const torch::Tensor& label, double rho) {
   const auto weight = torch::where(label > 0, label, torch::full_like(label, rho));
   return (weight * (prediction - label).square()).mean();

@@ -40,6 +40,8 @@ struct Trainer::Impl {
   TrialStatus status = TrialStatus::Ok;
   std::string message;
   std::vector<EpochRecord> history;
+  std::vector<GLDNetKernel> kernels;
+  std::vector<std::vector<float>> labels, grads;  // per group, [node][lane]
 
   Impl(std::shared_ptr<const TrainingData> d, Hyperparameters h, TrainerOptions o)
       : data(std::move(d)),
@@ -76,56 +78,42 @@ struct Trainer::Impl {
            std::pow(hp.learning_rate_decay, static_cast<double>(step) / std::max(1, batches.batches_per_epoch()));
   }
 
-  // The smoothed windows [nodes, batch, scales x channels], read in place from the day-major
-  // tensor: per window, each scale is a weighted sum of L contiguous day slices (vectorised
-  // over nodes x channels), then scattered into the node-major batch.
-  torch::Tensor windows_tensor(const std::vector<std::int32_t>& days) const {
-    const std::int64_t b = static_cast<std::int64_t>(days.size()), n = data->nodes(), c = data->channels();
-    const std::int64_t s = TrainingData::kSmoothingScales, width = n * c, lookback = hp.lookback;
-    auto x = torch::empty({n, b, s * c});
-    float* out = x.data_ptr<float>();
-    std::vector<float> scale(static_cast<std::size_t>(s * width));
-    for (std::int64_t k = 0; k < b; ++k) {
-      const float* window = data->window_begin(days[static_cast<std::size_t>(k)], hp.lookback);
-      // Blocks of 256 values so the four accumulators stay in L1 while the L days stream by;
-      // a whole-row accumulation spills them and runs ten times slower.
-      static_assert(TrainingData::kSmoothingScales == 4);
-      constexpr std::int64_t kBlock = 256;
-      for (std::int64_t j0 = 0; j0 < width; j0 += kBlock) {
-        const std::int64_t len = std::min(kBlock, width - j0);
-        float a0[kBlock] = {}, a1[kBlock] = {}, a2[kBlock] = {}, a3[kBlock] = {};
-        for (std::int64_t l = 0; l < lookback; ++l) {
-          const float w0 = smoothing_weights[static_cast<std::size_t>(l)];
-          const float w1 = smoothing_weights[static_cast<std::size_t>(lookback + l)];
-          const float w2 = smoothing_weights[static_cast<std::size_t>(2 * lookback + l)];
-          const float w3 = smoothing_weights[static_cast<std::size_t>(3 * lookback + l)];
-          const float* __restrict day = window + l * width + j0;
-          for (std::int64_t j = 0; j < len; ++j) {
-            const float v = day[j];
-            a0[j] += w0 * v;
-            a1[j] += w1 * v;
-            a2[j] += w2 * v;
-            a3[j] += w3 * v;
-          }
-        }
-        std::copy_n(a0, len, scale.data() + j0);
-        std::copy_n(a1, len, scale.data() + width + j0);
-        std::copy_n(a2, len, scale.data() + 2 * width + j0);
-        std::copy_n(a3, len, scale.data() + 3 * width + j0);
-      }
-      for (std::int64_t i = 0; i < n; ++i) {
-        float* o = out + (i * b + k) * s * c;
-        for (std::int64_t sc = 0; sc < s; ++sc)
-          for (std::int64_t ch = 0; ch < c; ++ch) o[sc * c + ch] = scale[static_cast<std::size_t>(sc * width + i * c + ch)];
-      }
+  // One kernel per group of kLanes windows in a batch: groups run on the intra-op threads, and
+  // their gradients are summed in group order, so results do not depend on --threads.
+  GLDNetKernel& kernel(std::size_t group) {
+    while (kernels.size() <= group) {
+      kernels.emplace_back(model->shape, model->adjacency->forward_matrix(), model->adjacency->transposed_matrix());
+      labels.emplace_back(static_cast<std::size_t>(data->nodes()) * GLDNetKernel::kLanes);
+      grads.emplace_back(labels.back().size());
     }
-    return x;
+    return kernels[group];
   }
 
-  torch::Tensor labels_tensor(const std::vector<std::int32_t>& days) const {
-    auto y = torch::empty({data->nodes(), static_cast<std::int64_t>(days.size())});
-    data->gather_labels(days, y.data_ptr<float>());
-    return y;
+  static std::size_t group_count(std::size_t windows) {
+    return (windows + GLDNetKernel::kLanes - 1) / GLDNetKernel::kLanes;
+  }
+  static int lanes_in_group(std::size_t windows, std::size_t group) {
+    return static_cast<int>(std::min<std::size_t>(GLDNetKernel::kLanes, windows - group * GLDNetKernel::kLanes));
+  }
+
+  // Runs `body(group)` for every group of `windows`, in parallel over the intra-op threads.
+  template <typename Body>
+  void for_each_group(std::size_t windows, Body body) {
+    const auto groups = group_count(windows);
+    for (std::size_t g = 0; g < groups; ++g) kernel(g);  // allocate outside the parallel region
+    at::parallel_for(0, static_cast<std::int64_t>(groups), 1, [&](std::int64_t begin, std::int64_t end) {
+      for (auto g = begin; g < end; ++g) body(static_cast<std::size_t>(g));
+    });
+  }
+
+  // Forward pass of one group: loads its windows and labels, returns the predictions.
+  const float* forward_group(std::size_t g, const std::vector<std::int32_t>& days, const GLDNetParams& params) {
+    auto& k = kernels[g];
+    const int count = lanes_in_group(days.size(), g);
+    const std::int32_t* first = days.data() + g * GLDNetKernel::kLanes;
+    k.load_windows(*data, first, count, hp.lookback, smoothing_weights);
+    load_labels(*data, first, count, labels[g].data());
+    return k.forward(params);
   }
 
   // One epoch of training; returns the mean loss, NaN if it diverged.
@@ -135,15 +123,28 @@ struct Trainer::Impl {
     std::vector<std::int32_t> days;
     double sum = 0.0;
     std::int64_t windows = 0;
+    std::vector<double> group_loss;
     while (batches.next(days)) {
       for (auto& group : optimizer->param_groups()) {
         static_cast<torch::optim::AdamOptions&>(group.options()).lr(learning_rate());
       }
-      optimizer->zero_grad();
-      const auto loss = weighted_squared_error(model->forward(windows_tensor(days)), labels_tensor(days), hp.loss_rho);
-      const double value = loss.item<double>();
+      const auto params = model->params();
+      // The loss is the mean over nodes and windows: scale the per-element gradients by that.
+      const float scale = 1.0f / (static_cast<float>(data->nodes()) * static_cast<float>(days.size()));
+      group_loss.assign(group_count(days.size()), 0.0);
+      for_each_group(days.size(), [&](std::size_t g) {
+        const float* p = forward_group(g, days, params);
+        group_loss[g] = weighted_squared_error_sum(p, labels[g].data(), data->nodes(), lanes_in_group(days.size(), g),
+                                                   hp.loss_rho, scale, grads[g].data());
+        kernels[g].backward(params, grads[g].data());
+      });
+      double batch_sum = 0.0;
+      for (std::size_t g = 0; g < group_loss.size(); ++g) {
+        batch_sum += group_loss[g];
+        kernels[g].write_gradients(params, g > 0);
+      }
+      const double value = batch_sum * static_cast<double>(scale);
       if (!std::isfinite(value)) return value;
-      loss.backward();
       optimizer->step();
       ++step;
       sum += value * static_cast<double>(days.size());
@@ -152,22 +153,41 @@ struct Trainer::Impl {
     return sum / static_cast<double>(std::max<std::int64_t>(1, windows));
   }
 
-  Evaluation evaluate(Split split) {
+  // Predictions [day][node] for `days`, with their summed loss.
+  double predict_days(const std::vector<std::int32_t>& days, std::vector<float>& out) {
     torch::NoGradGuard no_grad;
     model->eval();
+    const auto params = model->params();
+    const std::int64_t n = data->nodes();
+    out.resize(days.size() * static_cast<std::size_t>(n));
+    std::vector<double> group_loss(group_count(days.size()), 0.0);
+    for_each_group(days.size(), [&](std::size_t g) {
+      const float* p = forward_group(g, days, params);
+      const int count = lanes_in_group(days.size(), g);
+      group_loss[g] = weighted_squared_error_sum(p, labels[g].data(), data->nodes(), count, hp.loss_rho, 1.0f, nullptr);
+      for (int k = 0; k < count; ++k) {
+        float* row = out.data() + (g * GLDNetKernel::kLanes + static_cast<std::size_t>(k)) * static_cast<std::size_t>(n);
+        for (std::int64_t i = 0; i < n; ++i) row[i] = p[i * GLDNetKernel::kLanes + k];
+      }
+    });
+    double loss = 0.0;
+    for (double l : group_loss) loss += l;
+    return loss;
+  }
+
+  Evaluation evaluate(Split split) {
     HitRate hit(options.hit_rate, data->lengths());
     BatchIterator it(index, split, options.eval_batch_size, 0, false);
     std::vector<std::int32_t> days;
+    std::vector<float> prediction;
     double loss = 0.0;
     std::int64_t windows = 0;
     while (it.next(days)) {
-      const auto labels = labels_tensor(days);
-      const auto prediction = model->forward(windows_tensor(days));
-      loss += weighted_squared_error(prediction, labels, hp.loss_rho).item<double>() * static_cast<double>(days.size());
+      loss += predict_days(days, prediction) / static_cast<double>(data->nodes());
       windows += static_cast<std::int64_t>(days.size());
-      const auto by_day = prediction.t().contiguous();
       for (std::size_t k = 0; k < days.size(); ++k) {
-        hit.add_day(by_day[static_cast<std::int64_t>(k)].data_ptr<float>(), data->label_of_day(days[k]), data->nodes());
+        hit.add_day(prediction.data() + k * static_cast<std::size_t>(data->nodes()), data->label_of_day(days[k]),
+                    data->nodes());
       }
     }
     return {windows ? loss / static_cast<double>(windows) : 0.0, hit.value(), hit.days_scored()};
@@ -218,10 +238,10 @@ TrialStatus Trainer::fit(std::int32_t epochs, const std::function<void(const Epo
 Evaluation Trainer::evaluate(Split split) { return impl_->evaluate(split); }
 
 std::vector<float> Trainer::predict(const std::vector<std::int32_t>& target_days) {
-  torch::NoGradGuard no_grad;
-  impl_->model->eval();
-  const auto p = impl_->model->forward(impl_->windows_tensor(target_days)).t().contiguous();
-  return std::vector<float>(p.data_ptr<float>(), p.data_ptr<float>() + p.numel());
+  for (auto day : target_days) impl_->data->check_window(day, impl_->hp.lookback);
+  std::vector<float> out;
+  impl_->predict_days(target_days, out);
+  return out;
 }
 
 std::int32_t Trainer::epoch() const { return impl_->epoch; }

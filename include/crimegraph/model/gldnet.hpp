@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "crimegraph/data/street_graph.hpp"
+#include "crimegraph/model/gldnet_kernel.hpp"
 
 namespace crimegraph {
 
@@ -47,20 +48,14 @@ struct LocalDiffusionImpl : torch::nn::Module {
 };
 TORCH_MODULE(LocalDiffusion);
 
-struct GLDNetShape {
-  std::int64_t inputs = 12;  ///< temporal summaries per node (smoothing scales x channels)
-  std::int64_t gated_layers = 2;
-  std::int64_t gated_units = 8;
-  std::int64_t ldn_layers = 5;
-  std::int64_t ldn_units = 4;
-  double prior_rate = 0.01;  ///< the output bias starts at logit(prior): first predictions match the event rate
-};
-
 /// Smoothed windows [nodes, batch, inputs] -> probability [nodes, batch]. Weights start as
-/// Keras does (Glorot-uniform, zero bias).
+/// Keras does (Glorot-uniform, zero bias). Training runs GLDNetKernel on these parameters
+/// (params()); forward() here is the autograd reference the kernel is tested against.
 struct GLDNetImpl : torch::nn::Module {
   GLDNetImpl(const GLDNetShape& shape, Adjacency adjacency);
   torch::Tensor forward(const torch::Tensor& windows);
+  /// Pointers to the parameters and their gradients (allocated on first use) for GLDNetKernel.
+  GLDNetParams params();
   GLDNetShape shape;
   Adjacency adjacency;  // not a parameter: fixed, resident
   torch::nn::ModuleList gated, diffusion;

@@ -1,0 +1,96 @@
+#pragma once
+// GLDNet's forward and backward pass written out by hand for CPU training, without LibTorch.
+//
+// LibTorch spends most of a GLDNet step on dispatch, allocation and memory traffic: the layers
+// are a few units wide, so every op is a thin pass over [nodes x batch] rows. This kernel runs
+// a group of kLanes windows at once in a lane-innermost layout, [node][feature][lane], so every
+// operation (a broadcast weight times a vector of windows, a sparse-row times a contiguous
+// feature block) is a full SIMD vector whatever the layer widths, and a group's activations
+// stay in cache between forward and backward. The hot functions are compiled for AVX-512, AVX2
+// and baseline x86-64 and chosen at load time, so one binary runs on any cluster node.
+//
+// The kernel owns activations and gradient accumulators but not the parameters: it reads and
+// writes them through pointers in LibTorch's layout (see GLDNetParams), so the LibTorch module
+// stays the single owner of weights, optimiser state and checkpoints, and it is the reference
+// the tests compare this kernel with.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "crimegraph/data/street_graph.hpp"
+
+namespace crimegraph {
+
+class TrainingData;
+
+struct GLDNetShape {
+  std::int64_t inputs = 12;  ///< temporal summaries per node (smoothing scales x channels)
+  std::int64_t gated_layers = 2;
+  std::int64_t gated_units = 8;
+  std::int64_t ldn_layers = 5;
+  std::int64_t ldn_units = 4;
+  double prior_rate = 0.01;  ///< the output bias starts at logit(prior): first predictions match the event rate
+};
+
+/// One linear map in LibTorch's layout: weight [out][in] row-major, bias [out] (null: none).
+/// The gradient pointers receive d loss / d parameter from GLDNetKernel::write_gradients.
+struct LinearParams {
+  const float* weight = nullptr;
+  const float* bias = nullptr;
+  float* grad_weight = nullptr;
+  float* grad_bias = nullptr;
+};
+
+struct GLDNetParams {
+  std::vector<LinearParams> gated;      ///< fused [W; U]: [2 units][in], bias [2 units]
+  std::vector<LinearParams> ldn_self;   ///< K_self [units][in] and the layer's bias
+  std::vector<LinearParams> ldn_local;  ///< K_local [units][in], no bias
+  LinearParams output;                  ///< [1][in], bias [1]
+};
+
+class GLDNetKernel {
+ public:
+  static constexpr int kLanes = 16;  ///< windows per group
+
+  /// `forward` is the (row-normalised) adjacency A, `transposed` its transpose; both must
+  /// outlive the kernel.
+  GLDNetKernel(const GLDNetShape& shape, const SparseAdjacency& forward, const SparseAdjacency& transposed);
+  ~GLDNetKernel();
+  GLDNetKernel(GLDNetKernel&&) noexcept;
+  GLDNetKernel& operator=(GLDNetKernel&&) noexcept;
+
+  const GLDNetShape& shape() const;
+  std::int32_t nodes() const;
+
+  /// The group's input, [node][shape.inputs][kLanes]; filled by the caller or load_windows.
+  float* input();
+  /// Fills input() with the smoothed windows of up to kLanes target days (unused lanes get
+  /// zeros). `weights` is TrainingData::smoothing_weights(lookback).
+  void load_windows(const TrainingData& data, const std::int32_t* target_days, int count, std::int32_t lookback,
+                    const std::vector<float>& weights);
+
+  /// Runs the model on input(); returns the probabilities [node][kLanes]. Keeps what the
+  /// backward pass needs.
+  const float* forward(const GLDNetParams& params);
+  /// Back-propagates d loss / d prediction ([node][kLanes], zero in unused lanes) through the
+  /// last forward pass and adds the parameter gradients to this kernel's accumulators.
+  void backward(const GLDNetParams& params, const float* grad_prediction);
+  /// Writes the accumulated gradients (summed over lanes) to params' grad pointers, or adds
+  /// them when `add`; then clears the accumulators.
+  void write_gradients(const GLDNetParams& params, bool add);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+/// The original loss on one group, as a sum: sum over nodes and the first `count` lanes of
+/// w (p - y)^2, w = y where y > 0 and rho elsewhere. When `grad` is not null it receives
+/// scale * d sum / d p ([node][kLanes], zero in unused lanes).
+double weighted_squared_error_sum(const float* prediction, const float* label, std::int32_t nodes, int count,
+                                  double rho, float scale, float* grad);
+
+/// Gathers the labels of up to kLanes target days as [node][kLanes] (unused lanes zero).
+void load_labels(const TrainingData& data, const std::int32_t* target_days, int count, float* out);
+
+}  // namespace crimegraph

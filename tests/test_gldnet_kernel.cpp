@@ -1,0 +1,185 @@
+// The hand-written GLDNet kernel against the LibTorch module with autograd: same predictions,
+// loss and parameter gradients, for several shapes and for batches that fill a group partly
+// or span two.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "crimegraph/data/synthetic_city.hpp"
+#include "crimegraph/model/gldnet.hpp"
+#include "crimegraph/model/gldnet_kernel.hpp"
+#include "crimegraph/model/trainer.hpp"
+#include "fixtures.hpp"
+
+using namespace crimegraph;
+
+namespace {
+
+constexpr int kLanes = GLDNetKernel::kLanes;
+
+struct Case {
+  GLDNetShape shape;
+  int windows;
+};
+
+GLDNetShape make_shape(std::int64_t inputs, std::int64_t gated, std::int64_t gated_units, std::int64_t ldn,
+                       std::int64_t ldn_units) {
+  GLDNetShape s;
+  s.inputs = inputs;
+  s.gated_layers = gated;
+  s.gated_units = gated_units;
+  s.ldn_layers = ldn;
+  s.ldn_units = ldn_units;
+  s.prior_rate = 0.05;
+  return s;
+}
+
+std::string describe(const Case& c) {
+  const auto& s = c.shape;
+  return "in " + std::to_string(s.inputs) + ", gated " + std::to_string(s.gated_layers) + "x" +
+         std::to_string(s.gated_units) + ", ldn " + std::to_string(s.ldn_layers) + "x" + std::to_string(s.ldn_units) +
+         ", " + std::to_string(c.windows) + " windows";
+}
+
+void check_against_autograd(const Case& c) {
+  SCOPED_TRACE(describe(c));
+  StreetGridOptions grid;
+  grid.nodes = 37;
+  grid.seed = 5;
+  const auto adjacency = std::make_shared<const GraphDiffusion>(
+      sparse_adjacency(synthetic_street_grid(grid), AdjacencyNorm::Row));
+  const std::int64_t n = adjacency->forward_matrix().nodes, in = c.shape.inputs;
+  torch::manual_seed(11);
+  GLDNet net(c.shape, adjacency);
+  {
+    // Non-zero biases, so that relu and gates cut in different places.
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->named_parameters())
+      if (p.key().find("bias") != std::string::npos) p.value().add_(torch::randn_like(p.value()) * 0.3);
+  }
+  const auto x = torch::rand({n, c.windows, in}) * 2.0;
+  auto label = torch::rand({n, c.windows});
+  label = torch::where(label > 0.8, torch::floor(label * 4.0), torch::zeros_like(label));
+  const double rho = 0.03;
+
+  // The kernel, one group per kLanes windows.
+  const int groups = (c.windows + kLanes - 1) / kLanes;
+  std::vector<GLDNetKernel> kernels;
+  const auto params = net->params();
+  const float scale = 1.0f / static_cast<float>(n * c.windows);
+  double loss_sum = 0.0;
+  std::vector<float> prediction(static_cast<std::size_t>(n * c.windows));
+  for (int g = 0; g < groups; ++g) {
+    kernels.emplace_back(c.shape, adjacency->forward_matrix(), adjacency->transposed_matrix());
+    auto& k = kernels.back();
+    const int count = std::min(kLanes, c.windows - g * kLanes);
+    std::vector<float> y(static_cast<std::size_t>(n * kLanes), 0.0f), grad(y.size());
+    float* input = k.input();
+    std::fill(input, input + n * in * kLanes, 0.0f);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (int l = 0; l < count; ++l) {
+        for (std::int64_t f = 0; f < in; ++f) input[(i * in + f) * kLanes + l] = x[i][g * kLanes + l][f].item<float>();
+        y[static_cast<std::size_t>(i * kLanes + l)] = label[i][g * kLanes + l].item<float>();
+      }
+    const float* p = k.forward(params);
+    for (std::int64_t i = 0; i < n; ++i)
+      for (int l = 0; l < count; ++l)
+        prediction[static_cast<std::size_t>(i * c.windows + g * kLanes + l)] = p[i * kLanes + l];
+    loss_sum += weighted_squared_error_sum(p, y.data(), static_cast<std::int32_t>(n), count, rho, scale, grad.data());
+    for (std::int64_t i = 0; i < n; ++i)
+      for (int l = count; l < kLanes; ++l) ASSERT_EQ(grad[static_cast<std::size_t>(i * kLanes + l)], 0.0f);
+    k.backward(params, grad.data());
+  }
+  for (int g = 0; g < groups; ++g) kernels[static_cast<std::size_t>(g)].write_gradients(params, g > 0);
+  std::vector<torch::Tensor> kernel_grads;
+  for (auto& p : net->parameters()) {
+    kernel_grads.push_back(p.grad().clone());
+    p.mutable_grad().zero_();
+  }
+
+  // The reference: LibTorch forward and autograd.
+  const auto reference = net->forward(x);
+  const auto loss = weighted_squared_error(reference, label, rho);
+  loss.backward();
+  const auto kernel_prediction = torch::from_blob(prediction.data(), {n, c.windows});
+  EXPECT_TRUE(torch::allclose(kernel_prediction, reference, 1e-5, 1e-6))
+      << (kernel_prediction - reference).abs().max().item<float>();
+  EXPECT_NEAR(loss_sum * scale, loss.item<double>(), 1e-6 * std::max(1.0, loss.item<double>()));
+  std::size_t i = 0;
+  for (const auto& p : net->named_parameters()) {
+    const auto& expect = p.value().grad();
+    const auto& got = kernel_grads[i++];
+    const double tolerance = 1e-4 * std::max(1.0f, expect.abs().max().item<float>());
+    EXPECT_LT((got - expect).abs().max().item<float>(), tolerance) << p.key();
+    // A gradient of zeros would pass a loose test: the reference must have something to match.
+    if (p.key().find("weight") != std::string::npos) EXPECT_GT(expect.abs().sum().item<float>(), 0.0f) << p.key();
+  }
+}
+
+}  // namespace
+
+TEST(GLDNetKernel, DefaultShapeMatchesAutogradOnPartialGroup) { check_against_autograd({make_shape(12, 2, 8, 5, 4), 5}); }
+
+TEST(GLDNetKernel, DefaultShapeMatchesAutogradAcrossTwoGroups) {
+  check_against_autograd({make_shape(12, 2, 8, 5, 4), 30});
+}
+
+TEST(GLDNetKernel, OddWidthsMatchAutograd) { check_against_autograd({make_shape(7, 1, 5, 3, 3), 17}); }
+
+TEST(GLDNetKernel, WideLayersMatchAutograd) { check_against_autograd({make_shape(12, 3, 16, 2, 16), 16}); }
+
+TEST(GLDNetKernel, WithoutGatedLayersMatchesAutograd) { check_against_autograd({make_shape(12, 0, 8, 2, 2), 9}); }
+
+TEST(GLDNetKernel, WithoutDiffusionLayersMatchesAutograd) { check_against_autograd({make_shape(12, 2, 4, 0, 4), 3}); }
+
+TEST(GLDNetKernel, LoadsSmoothedWindowsIntoLanes) {
+  const auto ds = fixture::small_city(30, 120, 3);
+  const TrainingData data(ds);
+  const std::int32_t lookback = 6;
+  const auto weights = TrainingData::smoothing_weights(lookback);
+  GLDNetShape shape;
+  shape.inputs = data.smoothed_width();
+  const auto a = sparse_adjacency(ds.graph, AdjacencyNorm::Row);
+  GLDNetKernel kernel(shape, a, a);
+  const std::vector<std::int32_t> days = {50, 7, 119};
+  kernel.load_windows(data, days.data(), 3, lookback, weights);
+  const float* in = kernel.input();
+  const std::int32_t n = data.nodes(), c = data.channels();
+  for (std::int32_t i = 0; i < n; ++i)
+    for (int s = 0; s < TrainingData::kSmoothingScales; ++s)
+      for (std::int32_t ch = 0; ch < c; ++ch) {
+        for (int l = 0; l < kLanes; ++l) {
+          double expect = 0.0;
+          if (l < 3) {
+            for (std::int32_t d = 0; d < lookback; ++d) {
+              const auto day = days[static_cast<std::size_t>(l)] - lookback + d;
+              expect += weights[static_cast<std::size_t>(s * lookback + d)] *
+                        ds.features[(static_cast<std::size_t>(day) * n + i) * c + ch];
+            }
+          }
+          ASSERT_NEAR(in[((i * shape.inputs) + s * c + ch) * kLanes + l], expect, 1e-5)
+              << "node " << i << " scale " << s << " channel " << ch << " lane " << l;
+        }
+      }
+  std::vector<float> labels(static_cast<std::size_t>(n) * kLanes);
+  load_labels(data, days.data(), 3, labels.data());
+  for (std::int32_t i = 0; i < n; ++i) {
+    EXPECT_EQ(labels[static_cast<std::size_t>(i) * kLanes + 1], data.label_of_day(7)[i]);
+    EXPECT_EQ(labels[static_cast<std::size_t>(i) * kLanes + 3], 0.0f);
+  }
+  EXPECT_THROW(kernel.load_windows(data, days.data(), kLanes + 1, lookback, weights), std::invalid_argument);
+}
+
+TEST(GLDNetKernel, LossSumMatchesHandComputation) {
+  // Two nodes, lanes 0 and 1 used: w = rho where y = 0, y elsewhere.
+  std::vector<float> p(2 * kLanes, 0.5f), y(2 * kLanes, 0.0f), grad(2 * kLanes, -1.0f);
+  y[0] = 2.0f;  // node 0 lane 0
+  p[kLanes + 1] = 0.1f;  // node 1 lane 1, y = 0
+  y[kLanes + 2] = 3.0f;  // lane 2 is unused: ignored
+  const double rho = 0.03;
+  const double expect = 2.0 * 1.5 * 1.5 + rho * 0.25 + rho * 0.25 + rho * 0.01;
+  EXPECT_NEAR(weighted_squared_error_sum(p.data(), y.data(), 2, 2, rho, 0.5f, grad.data()), expect, 1e-6);
+  EXPECT_NEAR(grad[0], 0.5 * 2 * 2.0 * (0.5 - 2.0), 1e-6);
+  EXPECT_NEAR(grad[kLanes + 1], 0.5 * 2 * rho * 0.1, 1e-7);
+  EXPECT_EQ(grad[kLanes + 2], 0.0f);
+}
