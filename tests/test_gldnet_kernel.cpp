@@ -65,6 +65,7 @@ void check_against_autograd(const Case& c) {
   // The kernel, one group per kLanes windows.
   const int groups = (c.windows + kLanes - 1) / kLanes;
   std::vector<GLDNetKernel> kernels;
+  std::vector<GLDNetGradients> sums;
   const auto params = net->params();
   const float scale = 1.0f / static_cast<float>(n * c.windows);
   double loss_sum = 0.0;
@@ -88,9 +89,10 @@ void check_against_autograd(const Case& c) {
     loss_sum += weighted_squared_error_sum(p, y.data(), static_cast<std::int32_t>(n), count, rho, scale, grad.data());
     for (std::int64_t i = 0; i < n; ++i)
       for (int l = count; l < kLanes; ++l) ASSERT_EQ(grad[static_cast<std::size_t>(i * kLanes + l)], 0.0f);
-    k.backward(params, grad.data());
+    sums.emplace_back(c.shape);
+    k.backward(params, grad.data(), sums.back());
   }
-  for (int g = 0; g < groups; ++g) kernels[static_cast<std::size_t>(g)].write_gradients(params, g > 0);
+  for (int g = 0; g < groups; ++g) sums[static_cast<std::size_t>(g)].write(params, g > 0);
   std::vector<torch::Tensor> kernel_grads;
   for (auto& p : net->parameters()) {
     kernel_grads.push_back(p.grad().clone());

@@ -20,6 +20,7 @@ constexpr int kLanes = GLDNetKernel::kLanes;
 typedef float Lanes __attribute__((vector_size(kLanes * sizeof(float)), aligned(64)));
 typedef std::int32_t IntLanes __attribute__((vector_size(kLanes * sizeof(std::int32_t)), aligned(64)));
 static_assert(alignof(Lanes) == 64);
+typedef float UnalignedLanes __attribute__((vector_size(kLanes * sizeof(float)), aligned(4)));
 
 #define CG_INLINE __attribute__((always_inline)) inline
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -52,14 +53,20 @@ CG_INLINE Lanes vexp(Lanes x) {
 
 CG_INLINE Lanes vsigmoid(Lanes x) { return 1.0f / (1.0f + vexp(-x)); }
 
-// z[n][o] = b[o] + sum_i w[o][i] x[n][i] (accumulating into z when `accumulate`).
-CG_CLONES void dense_forward(const Lanes* __restrict x, int in, const float* __restrict w, const float* __restrict b,
-                             int out, Lanes* __restrict z, int nodes, bool accumulate) {
+// The dense maps, with the widths as template arguments when they are among the search
+// space's (0: given at run time): fixed trip counts let the compiler unroll the loops and keep
+// accumulators in registers, which halved the time of these two functions.
+
+// z[n][o] = b[o] + sum_i w[o][i] x[n][i].
+template <int In, int Out>
+CG_INLINE void dense_forward_fixed(const Lanes* __restrict x, int in_rt, const float* __restrict w,
+                                   const float* __restrict b, int out_rt, Lanes* __restrict z, int nodes) {
+  const int in = In > 0 ? In : in_rt, out = Out > 0 ? Out : out_rt;
   for (int n = 0; n < nodes; ++n) {
     const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * in;
     Lanes* zn = z + static_cast<std::ptrdiff_t>(n) * out;
     for (int o = 0; o < out; ++o) {
-      Lanes acc = accumulate ? zn[o] : splat(b ? b[o] : 0.0f);
+      Lanes acc = splat(b ? b[o] : 0.0f);
       const float* wo = w + static_cast<std::ptrdiff_t>(o) * in;
       for (int i = 0; i < in; ++i) acc += wo[i] * xn[i];
       zn[o] = acc;
@@ -68,21 +75,56 @@ CG_CLONES void dense_forward(const Lanes* __restrict x, int in, const float* __r
 }
 
 // gw[o][i] += sum_n dz[n][o] x[n][i]; gb[o] += sum_n dz[n][o]; dx[n][i] (+)= sum_o w[o][i] dz[n][o].
-CG_CLONES void dense_backward(const Lanes* __restrict x, int in, const Lanes* __restrict dz, int out,
-                              const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
-                              Lanes* __restrict dx, bool accumulate_dx, int nodes) {
-  for (int n = 0; n < nodes; ++n) {
-    const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * in;
-    const Lanes* dzn = dz + static_cast<std::ptrdiff_t>(n) * out;
-    if (gb) {
-      for (int o = 0; o < out; ++o) gb[o] += dzn[o];
-    }
+// The weight gradient runs output by output with the row of sums in registers while the nodes
+// stream by: accumulating in memory node by node made every multiply-add wait on a store.
+template <int In, int Out>
+CG_INLINE void dense_backward_fixed(const Lanes* __restrict x, int in_rt, const Lanes* __restrict dz, int out_rt,
+                                    const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
+                                    Lanes* __restrict dx, bool accumulate_dx, int nodes) {
+  const int in = In > 0 ? In : in_rt, out = Out > 0 ? Out : out_rt;
+  if (In > 0 && In <= 16) {
+    // Narrow rows get several sets of sums over interleaved nodes: one set would chain every
+    // multiply-add on the previous one's latency.
+    constexpr int kSets = In > 0 && In <= 4 ? 4 : (In <= 8 ? 2 : 1);
+    constexpr int kIn = In > 0 ? In : 1;
     for (int o = 0; o < out; ++o) {
-      const Lanes d = dzn[o];
+      Lanes acc[kSets][kIn] = {}, bias[kSets] = {};
+      int n = 0;
+      for (; n + kSets <= nodes; n += kSets) {
+        for (int t = 0; t < kSets; ++t) {
+          const Lanes d = dz[static_cast<std::ptrdiff_t>(n + t) * out + o];
+          const Lanes* xn = x + static_cast<std::ptrdiff_t>(n + t) * kIn;
+          bias[t] += d;
+          for (int i = 0; i < kIn; ++i) acc[t][i] += d * xn[i];
+        }
+      }
+      for (; n < nodes; ++n) {
+        const Lanes d = dz[static_cast<std::ptrdiff_t>(n) * out + o];
+        const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * kIn;
+        bias[0] += d;
+        for (int i = 0; i < kIn; ++i) acc[0][i] += d * xn[i];
+      }
       Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * in;
-      for (int i = 0; i < in; ++i) g[i] += d * xn[i];
+      for (int t = 0; t < kSets; ++t) {
+        for (int i = 0; i < kIn; ++i) g[i] += acc[t][i];
+        if (gb) gb[o] += bias[t];
+      }
     }
-    if (dx) {
+  } else {
+    for (int n = 0; n < nodes; ++n) {
+      const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * in;
+      const Lanes* dzn = dz + static_cast<std::ptrdiff_t>(n) * out;
+      for (int o = 0; o < out; ++o) {
+        const Lanes d = dzn[o];
+        if (gb) gb[o] += d;
+        Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * in;
+        for (int i = 0; i < in; ++i) g[i] += d * xn[i];
+      }
+    }
+  }
+  if (dx) {
+    for (int n = 0; n < nodes; ++n) {
+      const Lanes* dzn = dz + static_cast<std::ptrdiff_t>(n) * out;
       Lanes* dxn = dx + static_cast<std::ptrdiff_t>(n) * in;
       for (int i = 0; i < in; ++i) {
         Lanes acc = accumulate_dx ? dxn[i] : Lanes{};
@@ -91,6 +133,39 @@ CG_CLONES void dense_backward(const Lanes* __restrict x, int in, const Lanes* __
       }
     }
   }
+}
+
+// Calls FN<in, out>(args) for the widths GLDNet uses (inputs 12; units 2-16; gated outputs
+// twice the units; the output layer 1), FN<0, 0> otherwise.
+#define CG_CASE_OUT(FN, IN, ...)                          \
+  switch (out) {                                          \
+    case 1: return FN<IN, 1>(__VA_ARGS__);                \
+    case 2: return FN<IN, 2>(__VA_ARGS__);                \
+    case 4: return FN<IN, 4>(__VA_ARGS__);                \
+    case 8: return FN<IN, 8>(__VA_ARGS__);                \
+    case 16: return FN<IN, 16>(__VA_ARGS__);              \
+    case 32: return FN<IN, 32>(__VA_ARGS__);              \
+    default: return FN<0, 0>(__VA_ARGS__);                \
+  }
+#define CG_DISPATCH_WIDTHS(FN, ...)                       \
+  switch (in) {                                           \
+    case 2: CG_CASE_OUT(FN, 2, __VA_ARGS__)               \
+    case 4: CG_CASE_OUT(FN, 4, __VA_ARGS__)               \
+    case 8: CG_CASE_OUT(FN, 8, __VA_ARGS__)               \
+    case 12: CG_CASE_OUT(FN, 12, __VA_ARGS__)             \
+    case 16: CG_CASE_OUT(FN, 16, __VA_ARGS__)             \
+    default: return FN<0, 0>(__VA_ARGS__);                \
+  }
+
+CG_CLONES void dense_forward(const Lanes* __restrict x, int in, const float* __restrict w, const float* __restrict b,
+                             int out, Lanes* __restrict z, int nodes) {
+  CG_DISPATCH_WIDTHS(dense_forward_fixed, x, in, w, b, out, z, nodes)
+}
+
+CG_CLONES void dense_backward(const Lanes* __restrict x, int in, const Lanes* __restrict dz, int out,
+                              const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
+                              Lanes* __restrict dx, bool accumulate_dx, int nodes) {
+  CG_DISPATCH_WIDTHS(dense_backward_fixed, x, in, dz, out, w, gw, gb, dx, accumulate_dx, nodes)
 }
 
 // y[r] += sum_k M[r][k] x[k] over rows of `width` lane vectors.
@@ -119,29 +194,38 @@ CG_CLONES void diffuse(const SparseAdjacency& m, const Lanes* __restrict x, int 
   }
 }
 
-// y = relu(a) * sigmoid(b) for z = [a | b].
-CG_CLONES void gated_forward(const Lanes* __restrict z, int h, Lanes* __restrict y, int nodes) {
+// y = relu(a) * sigmoid(b) for z = [a | b]; keeps a and the gate sigmoid(b), all the backward
+// pass needs (y is recomputed from them, cheaper than storing it).
+CG_CLONES void gated_forward(const Lanes* __restrict z, int h, Lanes* __restrict y, Lanes* __restrict a_out,
+                             Lanes* __restrict gate, int nodes) {
   for (int n = 0; n < nodes; ++n) {
     const Lanes* a = z + static_cast<std::ptrdiff_t>(n) * 2 * h;
     const Lanes* b = a + h;
-    Lanes* yn = y + static_cast<std::ptrdiff_t>(n) * h;
-    for (int j = 0; j < h; ++j) yn[j] = relu(a[j]) * vsigmoid(b[j]);
+    const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(n) * h;
+    for (int j = 0; j < h; ++j) {
+      const Lanes s = vsigmoid(b[j]);
+      a_out[at + j] = a[j];
+      gate[at + j] = s;
+      y[at + j] = relu(a[j]) * s;
+    }
   }
 }
 
-CG_CLONES void gated_backward(const Lanes* __restrict z, int h, const Lanes* __restrict dy, Lanes* __restrict dz,
-                              int nodes) {
+CG_CLONES void gated_output(const Lanes* __restrict a, const Lanes* __restrict gate, Lanes* __restrict y,
+                            std::ptrdiff_t count) {
+  for (std::ptrdiff_t i = 0; i < count; ++i) y[i] = relu(a[i]) * gate[i];
+}
+
+CG_CLONES void gated_backward(const Lanes* __restrict a, const Lanes* __restrict gate, int h,
+                              const Lanes* __restrict dy, Lanes* __restrict dz, int nodes) {
   for (int n = 0; n < nodes; ++n) {
-    const Lanes* a = z + static_cast<std::ptrdiff_t>(n) * 2 * h;
-    const Lanes* b = a + h;
-    const Lanes* d = dy + static_cast<std::ptrdiff_t>(n) * h;
+    const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(n) * h;
     Lanes* da = dz + static_cast<std::ptrdiff_t>(n) * 2 * h;
     Lanes* db = da + h;
     for (int j = 0; j < h; ++j) {
-      const Lanes s = vsigmoid(b[j]);
-      const Lanes ds = d[j] * s;
-      da[j] = a[j] > 0.0f ? ds : Lanes{};
-      db[j] = ds * relu(a[j]) * (1.0f - s);
+      const Lanes s = gate[at + j], ds = dy[at + j] * s, aj = a[at + j];
+      da[j] = aj > 0.0f ? ds : Lanes{};
+      db[j] = ds * relu(aj) * (1.0f - s);
     }
   }
 }
@@ -165,32 +249,54 @@ CG_CLONES void sigmoid_backward(const Lanes* __restrict p, const Lanes* __restri
   for (std::ptrdiff_t i = 0; i < count; ++i) dz[i] = dp[i] * p[i] * (1.0f - p[i]);
 }
 
-// out[j] = sum_l w[l] day_l[j] for the four smoothing scales at once, in blocks that keep the
-// accumulators in L1 while the L days stream by.
-CG_CLONES void smooth_window(const float* __restrict window, std::int64_t width, std::int32_t lookback,
-                             const float* __restrict weights, float* __restrict out) {
-  static_assert(TrainingData::kSmoothingScales == 4);
-  constexpr std::int64_t kBlock = 256;
-  for (std::int64_t j0 = 0; j0 < width; j0 += kBlock) {
-    const std::int64_t len = std::min(kBlock, width - j0);
-    float a0[kBlock] = {}, a1[kBlock] = {}, a2[kBlock] = {}, a3[kBlock] = {};
-    for (std::int32_t l = 0; l < lookback; ++l) {
-      const float w0 = weights[l], w1 = weights[lookback + l], w2 = weights[2 * lookback + l],
-                  w3 = weights[3 * lookback + l];
-      const float* __restrict day = window + l * width + j0;
-      for (std::int64_t j = 0; j < len; ++j) {
-        const float v = day[j];
-        a0[j] += w0 * v;
-        a1[j] += w1 * v;
-        a2[j] += w2 * v;
-        a3[j] += w3 * v;
+// The group's input [node][scale x channel][lane] from the windows' day-major rows, in two
+// passes. First, per lane, the four weighted sums over its L days, a vector of columns at a
+// time with the sums in registers, along whole rows: L long sequential streams that the
+// hardware prefetcher follows (node blocks made hundreds of short runs, and the loads waited
+// on memory). The sums go to a lane-major scratch in L2, which the second pass transposes
+// into the lane-innermost input one full vector at a time.
+constexpr std::int64_t kSmoothScales = 4;
+
+CG_CLONES void smooth_into_lanes(const float* const* windows, int count, std::int64_t nodes, std::int64_t channels,
+                                 std::int32_t lookback, const float* __restrict weights, float* __restrict out,
+                                 float* __restrict scratch) {
+  static_assert(TrainingData::kSmoothingScales == kSmoothScales);
+  const std::int64_t row = nodes * channels, in = kSmoothScales * channels;
+  for (int k = 0; k < count; ++k) {
+    float* __restrict acc = scratch + k * kSmoothScales * row;
+    const float* __restrict first = windows[k];
+    std::int64_t j = 0;
+    for (; j + kLanes <= row; j += kLanes) {
+      Lanes a0{}, a1{}, a2{}, a3{};
+      for (std::int32_t l = 0; l < lookback; ++l) {
+        UnalignedLanes v;
+        std::memcpy(&v, first + l * row + j, sizeof v);
+        a0 += weights[l] * v;
+        a1 += weights[lookback + l] * v;
+        a2 += weights[2 * lookback + l] * v;
+        a3 += weights[3 * lookback + l] * v;
       }
+      std::memcpy(acc + j, &a0, sizeof a0);
+      std::memcpy(acc + row + j, &a1, sizeof a1);
+      std::memcpy(acc + 2 * row + j, &a2, sizeof a2);
+      std::memcpy(acc + 3 * row + j, &a3, sizeof a3);
     }
-    std::copy_n(a0, len, out + j0);
-    std::copy_n(a1, len, out + width + j0);
-    std::copy_n(a2, len, out + 2 * width + j0);
-    std::copy_n(a3, len, out + 3 * width + j0);
+    for (; j < row; ++j) {
+      float sum[kSmoothScales] = {};
+      for (std::int32_t l = 0; l < lookback; ++l)
+        for (std::int64_t sc = 0; sc < kSmoothScales; ++sc) sum[sc] += weights[sc * lookback + l] * first[l * row + j];
+      for (std::int64_t sc = 0; sc < kSmoothScales; ++sc) acc[sc * row + j] = sum[sc];
+    }
   }
+  Lanes* lanes_out = reinterpret_cast<Lanes*>(out);
+  for (std::int64_t i = 0; i < nodes; ++i)
+    for (std::int64_t sc = 0; sc < kSmoothScales; ++sc)
+      for (std::int64_t ch = 0; ch < channels; ++ch) {
+        Lanes v{};
+        const float* column = scratch + sc * row + i * channels + ch;
+        for (int k = 0; k < count; ++k) v[k] = column[k * kSmoothScales * row];
+        lanes_out[i * in + sc * channels + ch] = v;
+      }
 }
 
 // std::vector drops the alignment attribute of a template argument, so it is the allocator's.
@@ -217,6 +323,40 @@ void reduce_lanes(const LaneBuffer& acc, float* out, bool add) {
 
 }  // namespace
 
+// The per-node stages (the gated stack and the first diffusion layer's two dense maps) run on
+// tiles of nodes, so that one layer's output is still in L1/L2 when the next reads it; the
+// group's full activations (megabytes) would otherwise make every layer a pass through L3.
+constexpr int kTileNodes = 32;
+
+// Gradient accumulators, one lane vector per parameter element.
+struct GLDNetGradients::Sums {
+  std::vector<LaneBuffer> g_gated_w, g_gated_b, g_self_w, g_self_b, g_local_w;
+  LaneBuffer g_out_w, g_out_b;
+};
+
+GLDNetGradients::GLDNetGradients(const GLDNetShape& shape) : s_(std::make_unique<Sums>()) {
+  auto& s = *s_;
+  const auto h = static_cast<std::size_t>(shape.gated_units), u = static_cast<std::size_t>(shape.ldn_units);
+  auto in = static_cast<std::size_t>(shape.inputs);
+  for (std::int64_t l = 0; l < shape.gated_layers; ++l) {
+    s.g_gated_w.emplace_back(2 * h * in);
+    s.g_gated_b.emplace_back(2 * h);
+    in = h;
+  }
+  for (std::int64_t l = 0; l < shape.ldn_layers; ++l) {
+    s.g_self_w.emplace_back(u * in);
+    s.g_self_b.emplace_back(u);
+    s.g_local_w.emplace_back(u * in);
+    in = u;
+  }
+  s.g_out_w.resize(in);
+  s.g_out_b.resize(1);
+}
+
+GLDNetGradients::~GLDNetGradients() = default;
+GLDNetGradients::GLDNetGradients(GLDNetGradients&&) noexcept = default;
+GLDNetGradients& GLDNetGradients::operator=(GLDNetGradients&&) noexcept = default;
+
 struct GLDNetKernel::State {
   GLDNetShape shape;
   const SparseAdjacency* a;
@@ -224,30 +364,24 @@ struct GLDNetKernel::State {
   int nodes;
   // Activations, [node][width] lane vectors.
   LaneBuffer input;
-  std::vector<LaneBuffer> gated_z, gated_y;  // [2H], [H] per gated layer
+  std::vector<LaneBuffer> gated_a, gated_s;  // [H]: the relu inputs and the gates, per gated layer
+  std::vector<LaneBuffer> tile_y;            // [H]: the gated layers' outputs on one tile
+  LaneBuffer tile_z;                         // [2H]: a gated layer's pre-activations on one tile
+  LaneBuffer gated_out;                      // the last gated layer's output, kept when no diffusion follows
   std::vector<LaneBuffer> ldn_y;             // [units] per diffusion layer
   LaneBuffer local, prediction;              // x K_local scratch; the output
   // Backward scratch.
   LaneBuffer grad_out, grad_in, grad_z, grad_local, grad_prediction;
-  // Gradient accumulators, one lane vector per parameter element.
-  std::vector<LaneBuffer> g_gated_w, g_gated_b, g_self_w, g_self_b, g_local_w;
-  LaneBuffer g_out_w, g_out_b;
-  std::vector<float> smoothed;  // one window's summaries, [scale][node x channel]
+  LaneBuffer tile_grad[2], tile_dz;
+  std::vector<float> smooth_scratch;  // per lane, the window's sums [scale][node x channel]  // the gated stack's gradients on one tile of nodes
 
   int width_after_gated() const {
     return static_cast<int>(shape.gated_layers > 0 ? shape.gated_units : shape.inputs);
   }
-  int ldn_input_width(std::int64_t layer) const {
-    return layer == 0 ? width_after_gated() : static_cast<int>(shape.ldn_units);
-  }
   int final_width() const { return shape.ldn_layers > 0 ? static_cast<int>(shape.ldn_units) : width_after_gated(); }
   const LaneBuffer& final_activation() const {
     if (shape.ldn_layers > 0) return ldn_y.back();
-    return shape.gated_layers > 0 ? gated_y.back() : input;
-  }
-  const LaneBuffer& ldn_input(std::int64_t layer) const {
-    if (layer > 0) return ldn_y[static_cast<std::size_t>(layer - 1)];
-    return shape.gated_layers > 0 ? gated_y.back() : input;
+    return shape.gated_layers > 0 ? gated_out : input;
   }
 };
 
@@ -267,22 +401,13 @@ GLDNetKernel::GLDNetKernel(const GLDNetShape& shape, const SparseAdjacency& forw
   const auto h = static_cast<std::size_t>(shape.gated_units), u = static_cast<std::size_t>(shape.ldn_units);
   s.input.assign(n * static_cast<std::size_t>(shape.inputs), Lanes{});
   std::size_t widest = static_cast<std::size_t>(shape.inputs);
-  std::int64_t in = shape.inputs;
   for (std::int64_t l = 0; l < shape.gated_layers; ++l) {
-    s.gated_z.emplace_back(n * 2 * h);
-    s.gated_y.emplace_back(n * h);
-    s.g_gated_w.emplace_back(2 * h * static_cast<std::size_t>(in));
-    s.g_gated_b.emplace_back(2 * h);
+    s.gated_a.emplace_back(n * h);
+    s.gated_s.emplace_back(n * h);
+    s.tile_y.emplace_back(kTileNodes * h);
     widest = std::max(widest, 2 * h);
-    in = shape.gated_units;
   }
-  for (std::int64_t l = 0; l < shape.ldn_layers; ++l) {
-    s.ldn_y.emplace_back(n * u);
-    s.g_self_w.emplace_back(u * static_cast<std::size_t>(in));
-    s.g_self_b.emplace_back(u);
-    s.g_local_w.emplace_back(u * static_cast<std::size_t>(in));
-    in = shape.ldn_units;
-  }
+  for (std::int64_t l = 0; l < shape.ldn_layers; ++l) s.ldn_y.emplace_back(n * u);
   widest = std::max(widest, u);
   s.local.resize(n * u);
   s.prediction.resize(n);
@@ -291,8 +416,10 @@ GLDNetKernel::GLDNetKernel(const GLDNetShape& shape, const SparseAdjacency& forw
   s.grad_z.resize(n * widest);
   s.grad_local.resize(n * u);
   s.grad_prediction.resize(n);
-  s.g_out_w.resize(static_cast<std::size_t>(in));
-  s.g_out_b.resize(1);
+  for (auto& t : s.tile_grad) t.resize(kTileNodes * widest);
+  s.tile_dz.resize(kTileNodes * 2 * h);
+  s.tile_z.resize(kTileNodes * 2 * h);
+  if (shape.gated_layers > 0 && shape.ldn_layers == 0) s.gated_out.resize(n * h);
 }
 
 GLDNetKernel::~GLDNetKernel() = default;
@@ -310,90 +437,119 @@ void GLDNetKernel::load_windows(const TrainingData& data, const std::int32_t* ta
   if (n != s.nodes || scales * c != s.shape.inputs) throw std::invalid_argument("load_windows: data does not fit the model");
   if (count < 0 || count > kLanes) throw std::invalid_argument("load_windows: more windows than lanes");
   if (weights.size() != static_cast<std::size_t>(scales * lookback)) throw std::invalid_argument("load_windows: weights");
-  const std::int64_t width = n * c, in = s.shape.inputs;
-  s.smoothed.resize(static_cast<std::size_t>(scales * width));
-  float* out = input();
-  if (count < kLanes) std::fill(out, out + n * in * kLanes, 0.0f);
-  for (int k = 0; k < count; ++k) {
-    smooth_window(data.window_begin(target_days[k], lookback), width, lookback, weights.data(), s.smoothed.data());
-    for (std::int64_t i = 0; i < n; ++i) {
-      float* o = out + i * in * kLanes + k;
-      for (std::int64_t sc = 0; sc < scales; ++sc)
-        for (std::int64_t ch = 0; ch < c; ++ch) o[(sc * c + ch) * kLanes] = s.smoothed[static_cast<std::size_t>(sc * width + i * c + ch)];
-    }
-  }
+  const float* windows[kLanes];
+  for (int k = 0; k < count; ++k) windows[k] = data.window_begin(target_days[k], lookback);
+  s.smooth_scratch.resize(static_cast<std::size_t>(kLanes * scales * n * c));
+  smooth_into_lanes(windows, count, n, c, lookback, weights.data(), input(), s.smooth_scratch.data());
 }
+
+namespace {
+template <typename Buffer>
+auto* rows(Buffer& buffer, int first_node, int width) {
+  return buffer.data() + static_cast<std::ptrdiff_t>(first_node) * width;
+}
+}  // namespace
 
 const float* GLDNetKernel::forward(const GLDNetParams& p) {
   auto& s = *s_;
   const auto& shape = s.shape;
   const int n = s.nodes, h = static_cast<int>(shape.gated_units), u = static_cast<int>(shape.ldn_units);
-  const Lanes* x = s.input.data();
-  int in = static_cast<int>(shape.inputs);
-  for (std::int64_t l = 0; l < shape.gated_layers; ++l) {
-    const auto& lp = p.gated[static_cast<std::size_t>(l)];
-    auto& z = s.gated_z[static_cast<std::size_t>(l)];
-    auto& y = s.gated_y[static_cast<std::size_t>(l)];
-    dense_forward(x, in, lp.weight, lp.bias, 2 * h, z.data(), n, false);
-    gated_forward(z.data(), h, y.data(), n);
-    x = y.data();
-    in = h;
+  const int inputs = static_cast<int>(shape.inputs), first_width = s.width_after_gated();
+  // relu(x K_self + b + A (x K_local)): diffusing x K_local (width `units`) instead of x itself
+  // costs no more and is narrower whenever the layer shrinks.
+  auto ldn_dense = [&](std::size_t l, const Lanes* x, int in, int t0, int count) {
+    dense_forward(x, in, p.ldn_local[l].weight, nullptr, u, rows(s.local, t0, u), count);
+    dense_forward(x, in, p.ldn_self[l].weight, p.ldn_self[l].bias, u, rows(s.ldn_y[l], t0, u), count);
+  };
+  for (int t0 = 0; t0 < n; t0 += kTileNodes) {
+    const int count = std::min(kTileNodes, n - t0);
+    const Lanes* x = rows(s.input, t0, inputs);
+    int in = inputs;
+    for (std::size_t l = 0; l < static_cast<std::size_t>(shape.gated_layers); ++l) {
+      Lanes* y = s.tile_y[l].data();
+      dense_forward(x, in, p.gated[l].weight, p.gated[l].bias, 2 * h, s.tile_z.data(), count);
+      gated_forward(s.tile_z.data(), h, y, rows(s.gated_a[l], t0, h), rows(s.gated_s[l], t0, h), count);
+      x = y;
+      in = h;
+    }
+    if (shape.gated_layers > 0 && shape.ldn_layers == 0) {
+      std::copy_n(x, static_cast<std::ptrdiff_t>(count) * h, rows(s.gated_out, t0, h));
+    }
+    if (shape.ldn_layers > 0) ldn_dense(0, x, first_width, t0, count);
   }
-  for (std::int64_t l = 0; l < shape.ldn_layers; ++l) {
-    // relu(x K_self + b + A (x K_local)): diffusing x K_local (width `units`) instead of x
-    // itself costs no more and is narrower whenever the layer shrinks.
-    const auto& self = p.ldn_self[static_cast<std::size_t>(l)];
-    const auto& local = p.ldn_local[static_cast<std::size_t>(l)];
-    auto& y = s.ldn_y[static_cast<std::size_t>(l)];
-    dense_forward(x, in, local.weight, nullptr, u, s.local.data(), n, false);
-    dense_forward(x, in, self.weight, self.bias, u, y.data(), n, false);
+  for (std::size_t l = 0; l < static_cast<std::size_t>(shape.ldn_layers); ++l) {
+    auto& y = s.ldn_y[l];
+    if (l > 0) ldn_dense(l, s.ldn_y[l - 1].data(), u, 0, n);
     diffuse(*s.a, s.local.data(), u, y.data());
     relu_forward(y.data(), static_cast<std::ptrdiff_t>(n) * u);
-    x = y.data();
-    in = u;
   }
-  dense_forward(x, in, p.output.weight, p.output.bias, 1, s.prediction.data(), n, false);
+  dense_forward(s.final_activation().data(), s.final_width(), p.output.weight, p.output.bias, 1, s.prediction.data(), n);
   sigmoid_forward(s.prediction.data(), n);
   return reinterpret_cast<const float*>(s.prediction.data());
 }
 
-void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction) {
+void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction, GLDNetGradients& into) {
   auto& s = *s_;
+  auto& g = *into.s_;
   const auto& shape = s.shape;
   const int n = s.nodes, h = static_cast<int>(shape.gated_units), u = static_cast<int>(shape.ldn_units);
+  const int inputs = static_cast<int>(shape.inputs);
   std::memcpy(s.grad_prediction.data(), grad_prediction, sizeof(Lanes) * static_cast<std::size_t>(n));
   // Output layer: dz = dp p (1 - p); the gradient of its input goes to grad_out.
   sigmoid_backward(s.prediction.data(), s.grad_prediction.data(), s.grad_prediction.data(), n);
-  int in = s.final_width();
-  dense_backward(s.final_activation().data(), in, s.grad_prediction.data(), 1, p.output.weight, s.g_out_w.data(),
-                 s.g_out_b.data(), s.grad_out.data(), false, n);
+  dense_backward(s.final_activation().data(), s.final_width(), s.grad_prediction.data(), 1, p.output.weight,
+                 g.g_out_w.data(), g.g_out_b.data(), s.grad_out.data(), false, n);
+  // Diffusion layers from the last: dz = dy [y > 0]; d(x K_local) = A^T dz; the dense maps'
+  // backward for all but the first, whose dense part runs with the gated stack on tiles.
   for (std::int64_t l = shape.ldn_layers - 1; l >= 0; --l) {
     const auto li = static_cast<std::size_t>(l);
-    in = s.ldn_input_width(l);
-    const Lanes* x = s.ldn_input(l).data();
-    // Input gradients are needed below this layer unless it is the first layer of all.
-    const bool need_dx = l > 0 || shape.gated_layers > 0;
     relu_backward(s.ldn_y[li].data(), s.grad_out.data(), s.grad_z.data(), static_cast<std::ptrdiff_t>(n) * u);
-    dense_backward(x, in, s.grad_z.data(), u, p.ldn_self[li].weight, s.g_self_w[li].data(), s.g_self_b[li].data(),
-                   need_dx ? s.grad_in.data() : nullptr, false, n);
     std::fill(s.grad_local.begin(), s.grad_local.end(), Lanes{});
-    diffuse(*s.at, s.grad_z.data(), u, s.grad_local.data());  // d(x K_local) = A^T dz
-    dense_backward(x, in, s.grad_local.data(), u, p.ldn_local[li].weight, s.g_local_w[li].data(), nullptr,
-                   need_dx ? s.grad_in.data() : nullptr, true, n);
+    diffuse(*s.at, s.grad_z.data(), u, s.grad_local.data());
+    if (l == 0) break;
+    const Lanes* x = s.ldn_y[li - 1].data();
+    dense_backward(x, u, s.grad_z.data(), u, p.ldn_self[li].weight, g.g_self_w[li].data(), g.g_self_b[li].data(),
+                   s.grad_in.data(), false, n);
+    dense_backward(x, u, s.grad_local.data(), u, p.ldn_local[li].weight, g.g_local_w[li].data(), nullptr,
+                   s.grad_in.data(), true, n);
     std::swap(s.grad_out, s.grad_in);
   }
-  for (std::int64_t l = shape.gated_layers - 1; l >= 0; --l) {
-    const auto li = static_cast<std::size_t>(l);
-    in = l == 0 ? static_cast<int>(shape.inputs) : h;
-    const Lanes* x = l == 0 ? s.input.data() : s.gated_y[li - 1].data();
-    gated_backward(s.gated_z[li].data(), h, s.grad_out.data(), s.grad_z.data(), n);
-    dense_backward(x, in, s.grad_z.data(), 2 * h, p.gated[li].weight, s.g_gated_w[li].data(), s.g_gated_b[li].data(),
-                   l > 0 ? s.grad_in.data() : nullptr, false, n);
-    std::swap(s.grad_out, s.grad_in);
+  const bool gated = shape.gated_layers > 0;
+  const int first_width = s.width_after_gated();
+  for (int t0 = 0; t0 < n; t0 += kTileNodes) {
+    const int count = std::min(kTileNodes, n - t0);
+    // The gradient of the tile's current activation alternates between two tile buffers.
+    Lanes* grad_out = s.tile_grad[0].data();
+    Lanes* grad_in = s.tile_grad[1].data();
+    Lanes* dz = s.tile_dz.data();
+    for (std::size_t l = 0; l < static_cast<std::size_t>(shape.gated_layers); ++l) {
+      gated_output(rows(s.gated_a[l], t0, h), rows(s.gated_s[l], t0, h), s.tile_y[l].data(),
+                   static_cast<std::ptrdiff_t>(count) * h);
+    }
+    if (shape.ldn_layers > 0) {
+      const Lanes* x = gated ? s.tile_y.back().data() : rows(s.input, t0, inputs);
+      Lanes* dx = gated ? grad_in : nullptr;
+      dense_backward(x, first_width, rows(s.grad_z, t0, u), u, p.ldn_self[0].weight, g.g_self_w[0].data(),
+                     g.g_self_b[0].data(), dx, false, count);
+      dense_backward(x, first_width, rows(s.grad_local, t0, u), u, p.ldn_local[0].weight, g.g_local_w[0].data(),
+                     nullptr, dx, true, count);
+      std::swap(grad_out, grad_in);
+    } else {
+      std::copy_n(rows(s.grad_out, t0, first_width), static_cast<std::ptrdiff_t>(count) * first_width, grad_out);
+    }
+    for (std::int64_t l = shape.gated_layers - 1; l >= 0; --l) {
+      const auto li = static_cast<std::size_t>(l);
+      const int in = l == 0 ? inputs : h;
+      const Lanes* x = l == 0 ? rows(s.input, t0, inputs) : s.tile_y[li - 1].data();
+      gated_backward(rows(s.gated_a[li], t0, h), rows(s.gated_s[li], t0, h), h, grad_out, dz, count);
+      dense_backward(x, in, dz, 2 * h, p.gated[li].weight, g.g_gated_w[li].data(), g.g_gated_b[li].data(),
+                     l > 0 ? grad_in : nullptr, false, count);
+      std::swap(grad_out, grad_in);
+    }
   }
 }
 
-void GLDNetKernel::write_gradients(const GLDNetParams& p, bool add) {
+void GLDNetGradients::write(const GLDNetParams& p, bool add) {
   auto& s = *s_;
   auto flush = [add](LaneBuffer& acc, float* out) {
     reduce_lanes(acc, out, add);

@@ -40,8 +40,6 @@ struct Trainer::Impl {
   TrialStatus status = TrialStatus::Ok;
   std::string message;
   std::vector<EpochRecord> history;
-  std::vector<GLDNetKernel> kernels;
-  std::vector<std::vector<float>> labels, grads;  // per group, [node][lane]
 
   Impl(std::shared_ptr<const TrainingData> d, Hyperparameters h, TrainerOptions o)
       : data(std::move(d)),
@@ -78,15 +76,26 @@ struct Trainer::Impl {
            std::pow(hp.learning_rate_decay, static_cast<double>(step) / std::max(1, batches.batches_per_epoch()));
   }
 
-  // One kernel per group of kLanes windows in a batch: groups run on the intra-op threads, and
-  // their gradients are summed in group order, so results do not depend on --threads.
-  GLDNetKernel& kernel(std::size_t group) {
-    while (kernels.size() <= group) {
-      kernels.emplace_back(model->shape, model->adjacency->forward_matrix(), model->adjacency->transposed_matrix());
-      labels.emplace_back(static_cast<std::size_t>(data->nodes()) * GLDNetKernel::kLanes);
-      grads.emplace_back(labels.back().size());
+  // A batch runs as groups of kLanes windows spread over the intra-op threads. Each thread has
+  // one kernel (activations) reused for all its groups, which keeps the working set in cache;
+  // each group has its own gradient sums, added in group order, so results do not depend on
+  // --threads.
+  struct Workspace {
+    GLDNetKernel kernel;
+    std::vector<float> labels, grad;  // [node][lane]
+  };
+  std::vector<Workspace> workspaces;
+  std::vector<GLDNetGradients> gradients;  // per group of the batch
+
+  void prepare_groups(std::size_t groups) {
+    const auto threads = static_cast<std::size_t>(std::max(1, at::get_num_threads()));
+    const auto lanes = static_cast<std::size_t>(data->nodes()) * GLDNetKernel::kLanes;
+    while (workspaces.size() < threads) {
+      workspaces.push_back({GLDNetKernel(model->shape, model->adjacency->forward_matrix(),
+                                         model->adjacency->transposed_matrix()),
+                            std::vector<float>(lanes), std::vector<float>(lanes)});
     }
-    return kernels[group];
+    while (gradients.size() < groups) gradients.emplace_back(model->shape);
   }
 
   static std::size_t group_count(std::size_t windows) {
@@ -96,24 +105,25 @@ struct Trainer::Impl {
     return static_cast<int>(std::min<std::size_t>(GLDNetKernel::kLanes, windows - group * GLDNetKernel::kLanes));
   }
 
-  // Runs `body(group)` for every group of `windows`, in parallel over the intra-op threads.
+  // Runs `body(group, workspace)` for every group of `windows` on the intra-op threads.
   template <typename Body>
   void for_each_group(std::size_t windows, Body body) {
     const auto groups = group_count(windows);
-    for (std::size_t g = 0; g < groups; ++g) kernel(g);  // allocate outside the parallel region
+    prepare_groups(groups);  // allocate outside the parallel region
     at::parallel_for(0, static_cast<std::int64_t>(groups), 1, [&](std::int64_t begin, std::int64_t end) {
-      for (auto g = begin; g < end; ++g) body(static_cast<std::size_t>(g));
+      auto& w = workspaces[static_cast<std::size_t>(at::get_thread_num()) % workspaces.size()];
+      for (auto g = begin; g < end; ++g) body(static_cast<std::size_t>(g), w);
     });
   }
 
   // Forward pass of one group: loads its windows and labels, returns the predictions.
-  const float* forward_group(std::size_t g, const std::vector<std::int32_t>& days, const GLDNetParams& params) {
-    auto& k = kernels[g];
+  const float* forward_group(std::size_t g, Workspace& w, const std::vector<std::int32_t>& days,
+                             const GLDNetParams& params) {
     const int count = lanes_in_group(days.size(), g);
     const std::int32_t* first = days.data() + g * GLDNetKernel::kLanes;
-    k.load_windows(*data, first, count, hp.lookback, smoothing_weights);
-    load_labels(*data, first, count, labels[g].data());
-    return k.forward(params);
+    w.kernel.load_windows(*data, first, count, hp.lookback, smoothing_weights);
+    load_labels(*data, first, count, w.labels.data());
+    return w.kernel.forward(params);
   }
 
   // One epoch of training; returns the mean loss, NaN if it diverged.
@@ -132,16 +142,16 @@ struct Trainer::Impl {
       // The loss is the mean over nodes and windows: scale the per-element gradients by that.
       const float scale = 1.0f / (static_cast<float>(data->nodes()) * static_cast<float>(days.size()));
       group_loss.assign(group_count(days.size()), 0.0);
-      for_each_group(days.size(), [&](std::size_t g) {
-        const float* p = forward_group(g, days, params);
-        group_loss[g] = weighted_squared_error_sum(p, labels[g].data(), data->nodes(), lanes_in_group(days.size(), g),
-                                                   hp.loss_rho, scale, grads[g].data());
-        kernels[g].backward(params, grads[g].data());
+      for_each_group(days.size(), [&](std::size_t g, Workspace& w) {
+        const float* p = forward_group(g, w, days, params);
+        group_loss[g] = weighted_squared_error_sum(p, w.labels.data(), data->nodes(), lanes_in_group(days.size(), g),
+                                                   hp.loss_rho, scale, w.grad.data());
+        w.kernel.backward(params, w.grad.data(), gradients[g]);
       });
       double batch_sum = 0.0;
       for (std::size_t g = 0; g < group_loss.size(); ++g) {
         batch_sum += group_loss[g];
-        kernels[g].write_gradients(params, g > 0);
+        gradients[g].write(params, g > 0);
       }
       const double value = batch_sum * static_cast<double>(scale);
       if (!std::isfinite(value)) return value;
@@ -161,10 +171,10 @@ struct Trainer::Impl {
     const std::int64_t n = data->nodes();
     out.resize(days.size() * static_cast<std::size_t>(n));
     std::vector<double> group_loss(group_count(days.size()), 0.0);
-    for_each_group(days.size(), [&](std::size_t g) {
-      const float* p = forward_group(g, days, params);
+    for_each_group(days.size(), [&](std::size_t g, Workspace& w) {
+      const float* p = forward_group(g, w, days, params);
       const int count = lanes_in_group(days.size(), g);
-      group_loss[g] = weighted_squared_error_sum(p, labels[g].data(), data->nodes(), count, hp.loss_rho, 1.0f, nullptr);
+      group_loss[g] = weighted_squared_error_sum(p, w.labels.data(), data->nodes(), count, hp.loss_rho, 1.0f, nullptr);
       for (int k = 0; k < count; ++k) {
         float* row = out.data() + (g * GLDNetKernel::kLanes + static_cast<std::size_t>(k)) * static_cast<std::size_t>(n);
         for (std::int64_t i = 0; i < n; ++i) row[i] = p[i * GLDNetKernel::kLanes + k];

@@ -9,7 +9,7 @@
 // stay in cache between forward and backward. The hot functions are compiled for AVX-512, AVX2
 // and baseline x86-64 and chosen at load time, so one binary runs on any cluster node.
 //
-// The kernel owns activations and gradient accumulators but not the parameters: it reads and
+// The kernel owns activations (GLDNetGradients the gradient sums) but not the parameters: it reads and
 // writes them through pointers in LibTorch's layout (see GLDNetParams), so the LibTorch module
 // stays the single owner of weights, optimiser state and checkpoints, and it is the reference
 // the tests compare this kernel with.
@@ -48,6 +48,26 @@ struct GLDNetParams {
   LinearParams output;                  ///< [1][in], bias [1]
 };
 
+/// Parameter gradients summed over the windows of a batch (one lane vector per parameter
+/// element until written out). Separate from the kernel's activations, so that one kernel per
+/// thread serves every group of a batch while each group keeps its own sums: summing them in
+/// group order gives the same gradients whatever the number of threads.
+class GLDNetGradients {
+ public:
+  explicit GLDNetGradients(const GLDNetShape& shape);
+  ~GLDNetGradients();
+  GLDNetGradients(GLDNetGradients&&) noexcept;
+  GLDNetGradients& operator=(GLDNetGradients&&) noexcept;
+  /// Writes the sums (over lanes) to params' grad pointers, or adds them when `add`; then
+  /// clears them.
+  void write(const GLDNetParams& params, bool add);
+
+ private:
+  friend class GLDNetKernel;
+  struct Sums;
+  std::unique_ptr<Sums> s_;
+};
+
 class GLDNetKernel {
  public:
   static constexpr int kLanes = 16;  ///< windows per group
@@ -73,11 +93,8 @@ class GLDNetKernel {
   /// backward pass needs.
   const float* forward(const GLDNetParams& params);
   /// Back-propagates d loss / d prediction ([node][kLanes], zero in unused lanes) through the
-  /// last forward pass and adds the parameter gradients to this kernel's accumulators.
-  void backward(const GLDNetParams& params, const float* grad_prediction);
-  /// Writes the accumulated gradients (summed over lanes) to params' grad pointers, or adds
-  /// them when `add`; then clears the accumulators.
-  void write_gradients(const GLDNetParams& params, bool add);
+  /// last forward pass and adds the parameter gradients to `into`.
+  void backward(const GLDNetParams& params, const float* grad_prediction, GLDNetGradients& into);
 
  private:
   struct State;

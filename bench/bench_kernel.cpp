@@ -1,0 +1,77 @@
+// The GLDNet kernel alone: microseconds per node for one group's forward + backward pass
+// (default hyperparameters, 16 windows), on street grids of growing size. Per-node time that
+// grows with the graph means the group's activations have left the cache.
+//   bench_kernel [--repeats 200]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "crimegraph/data/synthetic_city.hpp"
+#include "crimegraph/model/gldnet.hpp"
+#include "crimegraph/model/training_data.hpp"
+
+using namespace crimegraph;
+
+int main(int argc, char** argv) {
+  int repeats = 200;
+  for (int i = 1; i + 1 < argc; i += 2)
+    if (!std::strcmp(argv[i], "--repeats")) repeats = std::stoi(argv[i + 1]);
+  at::globalContext().setFlushDenormal(true);
+  for (std::int32_t nodes : {64, 256, 1177, 4096}) {
+    StreetGridOptions grid;
+    grid.nodes = nodes;
+    const auto adjacency = std::make_shared<const GraphDiffusion>(
+        sparse_adjacency(synthetic_street_grid(grid), AdjacencyNorm::Row));
+    GLDNetShape shape;
+    GLDNet net(shape, adjacency);
+    GLDNetKernel kernel(shape, adjacency->forward_matrix(), adjacency->transposed_matrix());
+    std::mt19937 rng(1);
+    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    float* input = kernel.input();
+    for (std::int64_t i = 0; i < nodes * shape.inputs * GLDNetKernel::kLanes; ++i) input[i] = uniform(rng);
+    std::vector<float> grad(static_cast<std::size_t>(nodes) * GLDNetKernel::kLanes, 1e-3f);
+    const auto params = net->params();
+    GLDNetGradients sums(shape);
+    std::vector<double> runs;
+    for (int r = 0; r < 5; ++r) {
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int k = 0; k < repeats; ++k) {
+        kernel.forward(params);
+        kernel.backward(params, grad.data(), sums);
+      }
+      runs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(runs.begin(), runs.end());
+    const double per_group = runs[2] / repeats;
+    std::printf("%5d nodes: %8.1f us per group, %6.3f us per node (median of 5)\n", nodes, per_group * 1e6,
+                per_group * 1e6 / nodes);
+  }
+  // Loading a group's input: smoothing 16 random windows of the default synthetic city.
+  {
+    const auto ds = simulate_city(synthetic_street_grid(StreetGridOptions{}), EventProcessOptions{});
+    const TrainingData data(ds);
+    GLDNetShape shape;
+    shape.inputs = data.smoothed_width();
+    const auto adjacency = sparse_adjacency(ds.graph, AdjacencyNorm::Row);
+    GLDNetKernel kernel(shape, adjacency, adjacency);
+    const auto weights = TrainingData::smoothing_weights(14);
+    std::mt19937 rng(2);
+    std::uniform_int_distribution<std::int32_t> day(14, data.days() - 1);
+    std::vector<double> runs;
+    for (int r = 0; r < 5; ++r) {
+      std::vector<std::int32_t> days(static_cast<std::size_t>(GLDNetKernel::kLanes) * repeats);
+      for (auto& d : days) d = day(rng);
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int k = 0; k < repeats; ++k)
+        kernel.load_windows(data, days.data() + k * GLDNetKernel::kLanes, GLDNetKernel::kLanes, 14, weights);
+      runs.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    std::sort(runs.begin(), runs.end());
+    std::printf("load_windows: %8.1f us per group of 16 random windows (median of 5)\n", runs[2] / repeats * 1e6);
+  }
+  return 0;
+}
