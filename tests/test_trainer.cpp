@@ -85,6 +85,22 @@ TEST(Trainer, ResumedFromCheckpointEqualsStraightThrough) {
   EXPECT_THROW(mismatched.restore("garbage"), DataError);
 }
 
+TEST(Trainer, ThreadCountDoesNotChangeResults) {
+  // Batches of 40 windows make three groups, split over the threads; their gradients are
+  // summed in group order whatever thread ran them.
+  Hyperparameters hp = quick();
+  hp.batch_size = 40;
+  TrainerOptions one, two;
+  one.seed = two.seed = 5;
+  two.threads = 2;
+  Trainer a(small_data(), hp, one);
+  ASSERT_EQ(a.fit(2), TrialStatus::Ok);
+  Trainer b(small_data(), hp, two);
+  ASSERT_EQ(b.fit(2), TrialStatus::Ok);
+  EXPECT_EQ(a.predict({300, 301}), b.predict({300, 301}));
+  EXPECT_EQ(a.history().back().train_loss, b.history().back().train_loss);
+}
+
 TEST(Trainer, ShortTrainingImprovesAndBeatsNaive) {
   TrainerOptions o;
   o.seed = 2;
