@@ -167,8 +167,11 @@ std::string synthetic_path(const Job& job) {
 }
 
 void print_summary(const SearchSummary& s, const Job& job) {
-  std::cout << fmt::format("\nsearch '{}': {} trials ({} failed) in {:.2f} s ({:.0f} trials/s), worker utilisation {:.1f}%\n",
-                           job.name, s.completed, s.failed, s.wall_seconds, s.trials_per_second, 100.0 * s.utilisation);
+  // Trials of real training take seconds each; the null objective runs thousands a second.
+  const auto rate = s.trials_per_second >= 100.0 ? fmt::format("{:.0f} trials/s", s.trials_per_second)
+                                                 : fmt::format("{:.3g} trials/s", s.trials_per_second);
+  std::cout << fmt::format("\nsearch '{}': {} trials ({} failed) in {:.2f} s ({}), worker utilisation {:.1f}%\n",
+                           job.name, s.completed, s.failed, s.wall_seconds, rate, 100.0 * s.utilisation);
   if (s.best_trial >= 0) {
     std::cout << fmt::format("best trial {}: validation {} {:.4f} ({})\n  {}\n", s.best_trial,
                              job.hit_rate.describe(), s.best_score, ranking_name(job.ranking), describe(s.best_config));

@@ -87,27 +87,33 @@ CG_INLINE void dense_backward_fixed(const Lanes* __restrict x, int in_rt, const 
     // multiply-add on the previous one's latency.
     constexpr int kSets = In > 0 && In <= 4 ? 4 : (In <= 8 ? 2 : 1);
     constexpr int kIn = In > 0 ? In : 1;
-    for (int o = 0; o < out; ++o) {
-      Lanes acc[kSets][kIn] = {}, bias[kSets] = {};
-      int n = 0;
-      for (; n + kSets <= nodes; n += kSets) {
-        for (int t = 0; t < kSets; ++t) {
-          const Lanes d = dz[static_cast<std::ptrdiff_t>(n + t) * out + o];
-          const Lanes* xn = x + static_cast<std::ptrdiff_t>(n + t) * kIn;
-          bias[t] += d;
-          for (int i = 0; i < kIn; ++i) acc[t][i] += d * xn[i];
+    // Blocks of nodes small enough for L1, so that the outputs' passes over x do not each
+    // stream the whole layer from L2.
+    constexpr int kBlock = 32;
+    for (int n0 = 0; n0 < nodes; n0 += kBlock) {
+      const int n1 = std::min(nodes, n0 + kBlock);
+      for (int o = 0; o < out; ++o) {
+        Lanes acc[kSets][kIn] = {}, bias[kSets] = {};
+        int n = n0;
+        for (; n + kSets <= n1; n += kSets) {
+          for (int t = 0; t < kSets; ++t) {
+            const Lanes d = dz[static_cast<std::ptrdiff_t>(n + t) * out + o];
+            const Lanes* xn = x + static_cast<std::ptrdiff_t>(n + t) * kIn;
+            bias[t] += d;
+            for (int i = 0; i < kIn; ++i) acc[t][i] += d * xn[i];
+          }
         }
-      }
-      for (; n < nodes; ++n) {
-        const Lanes d = dz[static_cast<std::ptrdiff_t>(n) * out + o];
-        const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * kIn;
-        bias[0] += d;
-        for (int i = 0; i < kIn; ++i) acc[0][i] += d * xn[i];
-      }
-      Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * in;
-      for (int t = 0; t < kSets; ++t) {
-        for (int i = 0; i < kIn; ++i) g[i] += acc[t][i];
-        if (gb) gb[o] += bias[t];
+        for (; n < n1; ++n) {
+          const Lanes d = dz[static_cast<std::ptrdiff_t>(n) * out + o];
+          const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * kIn;
+          bias[0] += d;
+          for (int i = 0; i < kIn; ++i) acc[0][i] += d * xn[i];
+        }
+        Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * in;
+        for (int t = 0; t < kSets; ++t) {
+          for (int i = 0; i < kIn; ++i) g[i] += acc[t][i];
+          if (gb) gb[o] += bias[t];
+        }
       }
     }
   } else {
