@@ -174,29 +174,48 @@ CG_CLONES void dense_backward(const Lanes* __restrict x, int in, const Lanes* __
   CG_DISPATCH_WIDTHS(dense_backward_fixed, x, in, dz, out, w, gw, gb, dx, accumulate_dx, nodes)
 }
 
-// y[r] += sum_k M[r][k] x[k] over rows of `width` lane vectors.
-template <int Width>
+// What a diffusion does with its output row: y[r] = sum_k M[r][k] x[k] (Assign, the backward
+// pass), or y[r] = relu(y[r] + that) (AddRelu, a diffusion layer's last forward step). Done per
+// row while the row is in cache, instead of separate passes that zero or rectify the layer.
+enum class RowUpdate { Assign, AddRelu };
+
+template <int Width, RowUpdate Update>
 CG_INLINE void diffuse_rows(const SparseAdjacency& m, const Lanes* __restrict x, int width, Lanes* __restrict y) {
   const int w = Width > 0 ? Width : width;
   for (std::int32_t r = 0; r < m.nodes; ++r) {
     Lanes* yr = y + static_cast<std::ptrdiff_t>(r) * w;
+    if (Update == RowUpdate::Assign) {
+      for (int f = 0; f < w; ++f) yr[f] = Lanes{};
+    }
     for (auto k = m.row_ptr[r]; k < m.row_ptr[r + 1]; ++k) {
       const float v = m.value[static_cast<std::size_t>(k)];
       const Lanes* xk = x + static_cast<std::ptrdiff_t>(m.col[static_cast<std::size_t>(k)]) * w;
       for (int f = 0; f < w; ++f) yr[f] += v * xk[f];
     }
+    if (Update == RowUpdate::AddRelu) {
+      for (int f = 0; f < w; ++f) yr[f] = relu(yr[f]);
+    }
   }
 }
 
-CG_CLONES void diffuse(const SparseAdjacency& m, const Lanes* __restrict x, int width, Lanes* __restrict y) {
+template <RowUpdate Update>
+CG_INLINE void diffuse_widths(const SparseAdjacency& m, const Lanes* __restrict x, int width, Lanes* __restrict y) {
   // The search space's widths get their own loops (kept in registers); others the generic one.
   switch (width) {
-    case 1: diffuse_rows<1>(m, x, width, y); break;
-    case 2: diffuse_rows<2>(m, x, width, y); break;
-    case 4: diffuse_rows<4>(m, x, width, y); break;
-    case 8: diffuse_rows<8>(m, x, width, y); break;
-    case 16: diffuse_rows<16>(m, x, width, y); break;
-    default: diffuse_rows<0>(m, x, width, y); break;
+    case 1: return diffuse_rows<1, Update>(m, x, width, y);
+    case 2: return diffuse_rows<2, Update>(m, x, width, y);
+    case 4: return diffuse_rows<4, Update>(m, x, width, y);
+    case 8: return diffuse_rows<8, Update>(m, x, width, y);
+    case 16: return diffuse_rows<16, Update>(m, x, width, y);
+    default: return diffuse_rows<0, Update>(m, x, width, y);
+  }
+}
+
+CG_CLONES void diffuse(const SparseAdjacency& m, const Lanes* __restrict x, int width, Lanes* __restrict y,
+                       RowUpdate update) {
+  switch (update) {
+    case RowUpdate::Assign: return diffuse_widths<RowUpdate::Assign>(m, x, width, y);
+    case RowUpdate::AddRelu: return diffuse_widths<RowUpdate::AddRelu>(m, x, width, y);
   }
 }
 
@@ -234,10 +253,6 @@ CG_CLONES void gated_backward(const Lanes* __restrict a, const Lanes* __restrict
       db[j] = ds * relu(aj) * (1.0f - s);
     }
   }
-}
-
-CG_CLONES void relu_forward(Lanes* __restrict z, std::ptrdiff_t count) {
-  for (std::ptrdiff_t i = 0; i < count; ++i) z[i] = relu(z[i]);
 }
 
 // dz = dy where the layer's output y was positive (its input was), else 0.
@@ -486,8 +501,7 @@ const float* GLDNetKernel::forward(const GLDNetParams& p) {
   for (std::size_t l = 0; l < static_cast<std::size_t>(shape.ldn_layers); ++l) {
     auto& y = s.ldn_y[l];
     if (l > 0) ldn_dense(l, s.ldn_y[l - 1].data(), u, 0, n);
-    diffuse(*s.a, s.local.data(), u, y.data());
-    relu_forward(y.data(), static_cast<std::ptrdiff_t>(n) * u);
+    diffuse(*s.a, s.local.data(), u, y.data(), RowUpdate::AddRelu);
   }
   dense_forward(s.final_activation().data(), s.final_width(), p.output.weight, p.output.bias, 1, s.prediction.data(), n);
   sigmoid_forward(s.prediction.data(), n);
@@ -510,8 +524,7 @@ void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction,
   for (std::int64_t l = shape.ldn_layers - 1; l >= 0; --l) {
     const auto li = static_cast<std::size_t>(l);
     relu_backward(s.ldn_y[li].data(), s.grad_out.data(), s.grad_z.data(), static_cast<std::ptrdiff_t>(n) * u);
-    std::fill(s.grad_local.begin(), s.grad_local.end(), Lanes{});
-    diffuse(*s.at, s.grad_z.data(), u, s.grad_local.data());
+    diffuse(*s.at, s.grad_z.data(), u, s.grad_local.data(), RowUpdate::Assign);
     if (l == 0) break;
     const Lanes* x = s.ldn_y[li - 1].data();
     dense_backward(x, u, s.grad_z.data(), u, p.ldn_self[li].weight, g.g_self_w[li].data(), g.g_self_b[li].data(),
