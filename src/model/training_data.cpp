@@ -44,12 +44,4 @@ double TrainingData::mean_label(std::int32_t days) const {
   return n ? sum / static_cast<double>(n) : 0.0;
 }
 
-void TrainingData::gather_labels(const std::vector<std::int32_t>& target_days, float* out) const {
-  const std::size_t b = target_days.size();
-  for (std::size_t k = 0; k < b; ++k) {
-    const float* day = label_of_day(target_days[k]);
-    for (std::size_t i = 0; i < static_cast<std::size_t>(nodes_); ++i) out[i * b + k] = day[i];
-  }
-}
-
 }  // namespace crimegraph

@@ -37,8 +37,6 @@ class TrainingData {
   void check_window(std::int32_t target_day, std::int32_t lookback) const;
   /// Mean label over the first `days` days: the prior event rate.
   double mean_label(std::int32_t days) const;
-  /// Writes the labels of `target_days` as [node][batch] into `out`.
-  void gather_labels(const std::vector<std::int32_t>& target_days, float* out) const;
   /// The label of one day, [node].
   const float* label_of_day(std::int32_t day) const { return label_.data() + static_cast<std::size_t>(day) * nodes_; }
 
