@@ -276,12 +276,12 @@ CG_CLONES void sigmoid_backward(const Lanes* __restrict p, const Lanes* __restri
 // hardware prefetcher follows (node blocks made hundreds of short runs, and the loads waited
 // on memory). The sums go to a lane-major scratch in L2, which the second pass transposes
 // into the lane-innermost input one full vector at a time.
-constexpr std::int64_t kSmoothScales = 4;
+constexpr std::int64_t kSmoothScales = TrainingData::kSmoothingScales;
 
 CG_CLONES void smooth_into_lanes(const float* const* windows, int count, std::int64_t nodes, std::int64_t channels,
                                  std::int32_t lookback, const float* __restrict weights, float* __restrict out,
                                  float* __restrict scratch) {
-  static_assert(TrainingData::kSmoothingScales == kSmoothScales);
+  static_assert(kSmoothScales == 4, "the row loop keeps one sum per scale in a0..a3");
   const std::int64_t row = nodes * channels, in = kSmoothScales * channels;
   for (int k = 0; k < count; ++k) {
     float* __restrict acc = scratch + k * kSmoothScales * row;
