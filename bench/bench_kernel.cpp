@@ -1,7 +1,8 @@
 // The GLDNet kernel alone: microseconds per node for one group's forward + backward pass
 // (default hyperparameters, 16 windows), on street grids of growing size. Per-node time that
 // grows with the graph means the group's activations have left the cache.
-//   bench_kernel [--repeats 200]
+//   bench_kernel [--repeats 200] [--nodes N] [--gated-layers 2] [--gated-units 8]
+//                [--ldn-layers 5] [--ldn-units 4]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -18,15 +19,31 @@ using namespace crimegraph;
 
 int main(int argc, char** argv) {
   int repeats = 200;
-  for (int i = 1; i + 1 < argc; i += 2)
-    if (!std::strcmp(argv[i], "--repeats")) repeats = std::stoi(argv[i + 1]);
+  GLDNetShape shape;
+  std::vector<std::int32_t> sizes{64, 256, 1177, 4096};
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string name = argv[i];
+    const long value = std::stol(argv[i + 1]);
+    if (name == "--repeats") repeats = static_cast<int>(value);
+    else if (name == "--nodes") sizes = {static_cast<std::int32_t>(value)};
+    else if (name == "--gated-layers") shape.gated_layers = value;
+    else if (name == "--gated-units") shape.gated_units = value;
+    else if (name == "--ldn-layers") shape.ldn_layers = value;
+    else if (name == "--ldn-units") shape.ldn_units = value;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", argv[i]);
+      return 2;
+    }
+  }
+  std::printf("shape: %lld gated x %lld, %lld diffusion x %lld\n", static_cast<long long>(shape.gated_layers),
+              static_cast<long long>(shape.gated_units), static_cast<long long>(shape.ldn_layers),
+              static_cast<long long>(shape.ldn_units));
   at::globalContext().setFlushDenormal(true);
-  for (std::int32_t nodes : {64, 256, 1177, 4096}) {
+  for (std::int32_t nodes : sizes) {
     StreetGridOptions grid;
     grid.nodes = nodes;
     const auto adjacency = std::make_shared<const GraphDiffusion>(
         sparse_adjacency(synthetic_street_grid(grid), AdjacencyNorm::Row));
-    GLDNetShape shape;
     GLDNet net(shape, adjacency);
     GLDNetKernel kernel(shape, adjacency->forward_matrix(), adjacency->transposed_matrix());
     std::mt19937 rng(1);
@@ -54,7 +71,6 @@ int main(int argc, char** argv) {
   {
     const auto ds = simulate_city(synthetic_street_grid(StreetGridOptions{}), EventProcessOptions{});
     const TrainingData data(ds);
-    GLDNetShape shape;
     shape.inputs = data.smoothed_width();
     const auto adjacency = sparse_adjacency(ds.graph, AdjacencyNorm::Row);
     GLDNetKernel kernel(shape, adjacency, adjacency);

@@ -75,57 +75,82 @@ CG_INLINE void dense_forward_fixed(const Lanes* __restrict x, int in_rt, const f
 }
 
 // gw[o][i] += sum_n dz[n][o] x[n][i]; gb[o] += sum_n dz[n][o]; dx[n][i] (+)= sum_o w[o][i] dz[n][o].
-// The weight gradient runs output by output with the row of sums in registers while the nodes
-// stream by: accumulating in memory node by node made every multiply-add wait on a store.
+template <int In>
+CG_INLINE void input_gradient_row(const Lanes* __restrict dzn, int out, const float* __restrict w,
+                                  Lanes* __restrict dxn, bool accumulate) {
+  // Inputs in chunks of up to 8 sums held in registers while the outputs stream by: one sum
+  // at a time made each input a chain of `out` dependent multiply-adds.
+  constexpr int kChunk = In < 8 ? In : 8;
+  for (int i0 = 0; i0 < In; i0 += kChunk) {
+    const int width = std::min(kChunk, In - i0);
+    Lanes acc[kChunk];
+    for (int i = 0; i < kChunk; ++i) acc[i] = accumulate && i < width ? dxn[i0 + i] : Lanes{};
+    for (int o = 0; o < out; ++o) {
+      const Lanes d = dzn[o];
+      const float* wo = w + static_cast<std::ptrdiff_t>(o) * In + i0;
+      for (int i = 0; i < kChunk; ++i)
+        if (i < width) acc[i] += wo[i] * d;
+    }
+    for (int i = 0; i < kChunk; ++i)
+      if (i < width) dxn[i0 + i] = acc[i];
+  }
+}
+
 template <int In, int Out>
 CG_INLINE void dense_backward_fixed(const Lanes* __restrict x, int in_rt, const Lanes* __restrict dz, int out_rt,
                                     const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
                                     Lanes* __restrict dx, bool accumulate_dx, int nodes) {
   const int in = In > 0 ? In : in_rt, out = Out > 0 ? Out : out_rt;
-  if (In > 0 && In <= 16) {
+  if constexpr (In > 0 && In <= 16 && Out > 0) {
     // Narrow rows get several sets of sums over interleaved nodes: one set would chain every
     // multiply-add on the previous one's latency.
-    constexpr int kSets = In > 0 && In <= 4 ? 4 : (In <= 8 ? 2 : 1);
-    constexpr int kIn = In > 0 ? In : 1;
-    // Blocks of nodes small enough for L1, so that the outputs' passes over x do not each
-    // stream the whole layer from L2.
-    constexpr int kBlock = 32;
+    constexpr int kSets = In <= 4 ? 4 : (In <= 8 ? 2 : 1);
+    // Blocks of nodes whose x and dz rows fit L1 together (32 KB of its 48), so that each
+    // output's pass over the block's x hits L1: a larger block cycled through L1 and every
+    // load went to L2. The block's dx is computed while its dz is still there.
+    constexpr int kRowBytes = (In + Out) * static_cast<int>(sizeof(Lanes));
+    constexpr int kBlock = std::clamp(32768 / kRowBytes / kSets * kSets, kSets, 32);
     for (int n0 = 0; n0 < nodes; n0 += kBlock) {
       const int n1 = std::min(nodes, n0 + kBlock);
-      for (int o = 0; o < out; ++o) {
-        Lanes acc[kSets][kIn] = {}, bias[kSets] = {};
+      for (int o = 0; o < Out; ++o) {
+        Lanes acc[kSets][In] = {}, bias[kSets] = {};
         int n = n0;
         for (; n + kSets <= n1; n += kSets) {
           for (int t = 0; t < kSets; ++t) {
-            const Lanes d = dz[static_cast<std::ptrdiff_t>(n + t) * out + o];
-            const Lanes* xn = x + static_cast<std::ptrdiff_t>(n + t) * kIn;
+            const Lanes d = dz[static_cast<std::ptrdiff_t>(n + t) * Out + o];
+            const Lanes* xn = x + static_cast<std::ptrdiff_t>(n + t) * In;
             bias[t] += d;
-            for (int i = 0; i < kIn; ++i) acc[t][i] += d * xn[i];
+            for (int i = 0; i < In; ++i) acc[t][i] += d * xn[i];
           }
         }
         for (; n < n1; ++n) {
-          const Lanes d = dz[static_cast<std::ptrdiff_t>(n) * out + o];
-          const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * kIn;
+          const Lanes d = dz[static_cast<std::ptrdiff_t>(n) * Out + o];
+          const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * In;
           bias[0] += d;
-          for (int i = 0; i < kIn; ++i) acc[0][i] += d * xn[i];
+          for (int i = 0; i < In; ++i) acc[0][i] += d * xn[i];
         }
-        Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * in;
+        Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * In;
         for (int t = 0; t < kSets; ++t) {
-          for (int i = 0; i < kIn; ++i) g[i] += acc[t][i];
+          for (int i = 0; i < In; ++i) g[i] += acc[t][i];
           if (gb) gb[o] += bias[t];
         }
       }
-    }
-  } else {
-    for (int n = 0; n < nodes; ++n) {
-      const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * in;
-      const Lanes* dzn = dz + static_cast<std::ptrdiff_t>(n) * out;
-      for (int o = 0; o < out; ++o) {
-        const Lanes d = dzn[o];
-        if (gb) gb[o] += d;
-        Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * in;
-        for (int i = 0; i < in; ++i) g[i] += d * xn[i];
+      if (dx) {
+        for (int m = n0; m < n1; ++m)
+          input_gradient_row<In>(dz + static_cast<std::ptrdiff_t>(m) * Out, Out, w,
+                                 dx + static_cast<std::ptrdiff_t>(m) * In, accumulate_dx);
       }
+    }
+    return;
+  }
+  for (int n = 0; n < nodes; ++n) {
+    const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * in;
+    const Lanes* dzn = dz + static_cast<std::ptrdiff_t>(n) * out;
+    for (int o = 0; o < out; ++o) {
+      const Lanes d = dzn[o];
+      if (gb) gb[o] += d;
+      Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * in;
+      for (int i = 0; i < in; ++i) g[i] += d * xn[i];
     }
   }
   if (dx) {
