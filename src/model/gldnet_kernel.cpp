@@ -51,7 +51,21 @@ CG_INLINE Lanes vexp(Lanes x) {
   return p * (Lanes)bits;  // the bits as floats: 2^n
 }
 
-CG_INLINE Lanes vsigmoid(Lanes x) { return 1.0f / (1.0f + vexp(-x)); }
+// 1/d for d in [1, 1e37]: a bit-trick first guess (12% off) and three Newton steps (each
+// squares the error: 4e-8). A vector division costs several times as much.
+CG_INLINE Lanes vreciprocal(Lanes d) {
+  Lanes r = (Lanes)(0x7EF311C3 - (IntLanes)d);
+  for (int step = 0; step < 3; ++step) r = r * (2.0f - d * r);
+  return r;
+}
+
+// The clamp keeps 1/d a normal float (a denormal would cost microcode assists); sigmoid
+// below 1e-37 is 0 for training. NaN fails the comparison and passes through.
+CG_INLINE Lanes vsigmoid(Lanes x) {
+  Lanes d = 1.0f + vexp(-x);
+  d = d > 1e37f ? splat(1e37f) : d;
+  return vreciprocal(d);
+}
 
 // The dense maps, with the widths as template arguments when they are among the search
 // space's (0: given at run time): fixed trip counts let the compiler unroll the loops and keep
@@ -74,10 +88,16 @@ CG_INLINE void dense_forward_fixed(const Lanes* __restrict x, int in_rt, const f
   }
 }
 
-// gw[o][i] += sum_n dz[n][o] x[n][i]; gb[o] += sum_n dz[n][o]; dx[n][i] (+)= sum_o w[o][i] dz[n][o].
+// gw[o][i] += sum_n dz[n][o] x[n][i]; gb[o] += sum_n dz[n][o]; dx[n][i] (+)= sum_o w[o][i] dz[n][o],
+// then, given a mask (the input's own ReLU output), dx[n][i] = 0 where mask[n][i] <= 0: the
+// ReLU's backward step done while the row is in registers rather than as a pass of its own.
+CG_INLINE Lanes masked(Lanes v, const Lanes* __restrict mask, int i) {
+  return mask ? (mask[i] > 0.0f ? v : Lanes{}) : v;
+}
+
 template <int In>
 CG_INLINE void input_gradient_row(const Lanes* __restrict dzn, int out, const float* __restrict w,
-                                  Lanes* __restrict dxn, bool accumulate) {
+                                  Lanes* __restrict dxn, bool accumulate, const Lanes* __restrict maskn) {
   // Inputs in chunks of up to 8 sums held in registers while the outputs stream by: one sum
   // at a time made each input a chain of `out` dependent multiply-adds.
   constexpr int kChunk = In < 8 ? In : 8;
@@ -92,14 +112,15 @@ CG_INLINE void input_gradient_row(const Lanes* __restrict dzn, int out, const fl
         if (i < width) acc[i] += wo[i] * d;
     }
     for (int i = 0; i < kChunk; ++i)
-      if (i < width) dxn[i0 + i] = acc[i];
+      if (i < width) dxn[i0 + i] = masked(acc[i], maskn, i0 + i);
   }
 }
 
 template <int In, int Out>
 CG_INLINE void dense_backward_fixed(const Lanes* __restrict x, int in_rt, const Lanes* __restrict dz, int out_rt,
                                     const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
-                                    Lanes* __restrict dx, bool accumulate_dx, int nodes) {
+                                    Lanes* __restrict dx, bool accumulate_dx, const Lanes* __restrict dx_mask,
+                                    int nodes) {
   const int in = In > 0 ? In : in_rt, out = Out > 0 ? Out : out_rt;
   if constexpr (In > 0 && In <= 16 && Out > 0) {
     // Narrow rows get several sets of sums over interleaved nodes: one set would chain every
@@ -138,7 +159,8 @@ CG_INLINE void dense_backward_fixed(const Lanes* __restrict x, int in_rt, const 
       if (dx) {
         for (int m = n0; m < n1; ++m)
           input_gradient_row<In>(dz + static_cast<std::ptrdiff_t>(m) * Out, Out, w,
-                                 dx + static_cast<std::ptrdiff_t>(m) * In, accumulate_dx);
+                                 dx + static_cast<std::ptrdiff_t>(m) * In, accumulate_dx,
+                                 dx_mask ? dx_mask + static_cast<std::ptrdiff_t>(m) * In : nullptr);
       }
     }
     return;
@@ -157,10 +179,11 @@ CG_INLINE void dense_backward_fixed(const Lanes* __restrict x, int in_rt, const 
     for (int n = 0; n < nodes; ++n) {
       const Lanes* dzn = dz + static_cast<std::ptrdiff_t>(n) * out;
       Lanes* dxn = dx + static_cast<std::ptrdiff_t>(n) * in;
+      const Lanes* maskn = dx_mask ? dx_mask + static_cast<std::ptrdiff_t>(n) * in : nullptr;
       for (int i = 0; i < in; ++i) {
         Lanes acc = accumulate_dx ? dxn[i] : Lanes{};
         for (int o = 0; o < out; ++o) acc += w[static_cast<std::ptrdiff_t>(o) * in + i] * dzn[o];
-        dxn[i] = acc;
+        dxn[i] = masked(acc, maskn, i);
       }
     }
   }
@@ -195,8 +218,8 @@ CG_CLONES void dense_forward(const Lanes* __restrict x, int in, const float* __r
 
 CG_CLONES void dense_backward(const Lanes* __restrict x, int in, const Lanes* __restrict dz, int out,
                               const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
-                              Lanes* __restrict dx, bool accumulate_dx, int nodes) {
-  CG_DISPATCH_WIDTHS(dense_backward_fixed, x, in, dz, out, w, gw, gb, dx, accumulate_dx, nodes)
+                              Lanes* __restrict dx, bool accumulate_dx, const Lanes* __restrict dx_mask, int nodes) {
+  CG_DISPATCH_WIDTHS(dense_backward_fixed, x, in, dz, out, w, gw, gb, dx, accumulate_dx, dx_mask, nodes)
 }
 
 // What a diffusion does with its output row: y[r] = sum_k M[r][k] x[k] (Assign, the backward
@@ -244,46 +267,35 @@ CG_CLONES void diffuse(const SparseAdjacency& m, const Lanes* __restrict x, int 
   }
 }
 
-// y = relu(a) * sigmoid(b) for z = [a | b]; keeps a and the gate sigmoid(b), all the backward
-// pass needs (y is recomputed from them, cheaper than storing it).
-CG_CLONES void gated_forward(const Lanes* __restrict z, int h, Lanes* __restrict y, Lanes* __restrict a_out,
-                             Lanes* __restrict gate, int nodes) {
+// y = relu(a) * sigmoid(b) for z = [a | b]; keeps y and the gate s = sigmoid(b), all the
+// backward pass needs: the gate is never 0, so y > 0 exactly where a > 0.
+CG_CLONES void gated_forward(const Lanes* __restrict z, int h, Lanes* __restrict y, Lanes* __restrict gate,
+                             int nodes) {
   for (int n = 0; n < nodes; ++n) {
     const Lanes* a = z + static_cast<std::ptrdiff_t>(n) * 2 * h;
     const Lanes* b = a + h;
     const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(n) * h;
     for (int j = 0; j < h; ++j) {
       const Lanes s = vsigmoid(b[j]);
-      a_out[at + j] = a[j];
       gate[at + j] = s;
       y[at + j] = relu(a[j]) * s;
     }
   }
 }
 
-CG_CLONES void gated_output(const Lanes* __restrict a, const Lanes* __restrict gate, Lanes* __restrict y,
-                            std::ptrdiff_t count) {
-  for (std::ptrdiff_t i = 0; i < count; ++i) y[i] = relu(a[i]) * gate[i];
-}
-
-CG_CLONES void gated_backward(const Lanes* __restrict a, const Lanes* __restrict gate, int h,
+// da = dy s where a > 0; db = dy relu(a) s (1 - s) = dy y (1 - s).
+CG_CLONES void gated_backward(const Lanes* __restrict y, const Lanes* __restrict gate, int h,
                               const Lanes* __restrict dy, Lanes* __restrict dz, int nodes) {
   for (int n = 0; n < nodes; ++n) {
     const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(n) * h;
     Lanes* da = dz + static_cast<std::ptrdiff_t>(n) * 2 * h;
     Lanes* db = da + h;
     for (int j = 0; j < h; ++j) {
-      const Lanes s = gate[at + j], ds = dy[at + j] * s, aj = a[at + j];
-      da[j] = aj > 0.0f ? ds : Lanes{};
-      db[j] = ds * relu(aj) * (1.0f - s);
+      const Lanes s = gate[at + j], yj = y[at + j], d = dy[at + j];
+      da[j] = yj > 0.0f ? d * s : Lanes{};
+      db[j] = d * yj * (1.0f - s);
     }
   }
-}
-
-// dz = dy where the layer's output y was positive (its input was), else 0.
-CG_CLONES void relu_backward(const Lanes* __restrict y, const Lanes* __restrict dy, Lanes* __restrict dz,
-                             std::ptrdiff_t count) {
-  for (std::ptrdiff_t i = 0; i < count; ++i) dz[i] = y[i] > 0.0f ? dy[i] : Lanes{};
 }
 
 CG_CLONES void sigmoid_forward(Lanes* __restrict z, std::ptrdiff_t count) {
@@ -410,10 +422,8 @@ struct GLDNetKernel::State {
   int nodes;
   // Activations, [node][width] lane vectors.
   LaneBuffer input;
-  std::vector<LaneBuffer> gated_a, gated_s;  // [H]: the relu inputs and the gates, per gated layer
-  std::vector<LaneBuffer> tile_y;            // [H]: the gated layers' outputs on one tile
+  std::vector<LaneBuffer> gated_y, gated_s;  // [H]: the outputs and the gates, per gated layer
   LaneBuffer tile_z;                         // [2H]: a gated layer's pre-activations on one tile
-  LaneBuffer gated_out;                      // the last gated layer's output, kept when no diffusion follows
   std::vector<LaneBuffer> ldn_y;             // [units] per diffusion layer
   LaneBuffer local, prediction;              // x K_local scratch; the output
   // Backward scratch.
@@ -427,7 +437,7 @@ struct GLDNetKernel::State {
   int final_width() const { return shape.ldn_layers > 0 ? static_cast<int>(shape.ldn_units) : width_after_gated(); }
   const LaneBuffer& final_activation() const {
     if (shape.ldn_layers > 0) return ldn_y.back();
-    return shape.gated_layers > 0 ? gated_out : input;
+    return shape.gated_layers > 0 ? gated_y.back() : input;
   }
 };
 
@@ -448,9 +458,8 @@ GLDNetKernel::GLDNetKernel(const GLDNetShape& shape, const SparseAdjacency& forw
   s.input.assign(n * static_cast<std::size_t>(shape.inputs), Lanes{});
   std::size_t widest = static_cast<std::size_t>(shape.inputs);
   for (std::int64_t l = 0; l < shape.gated_layers; ++l) {
-    s.gated_a.emplace_back(n * h);
+    s.gated_y.emplace_back(n * h);
     s.gated_s.emplace_back(n * h);
-    s.tile_y.emplace_back(kTileNodes * h);
     widest = std::max(widest, 2 * h);
   }
   for (std::int64_t l = 0; l < shape.ldn_layers; ++l) s.ldn_y.emplace_back(n * u);
@@ -465,7 +474,6 @@ GLDNetKernel::GLDNetKernel(const GLDNetShape& shape, const SparseAdjacency& forw
   for (auto& t : s.tile_grad) t.resize(kTileNodes * widest);
   s.tile_dz.resize(kTileNodes * 2 * h);
   s.tile_z.resize(kTileNodes * 2 * h);
-  if (shape.gated_layers > 0 && shape.ldn_layers == 0) s.gated_out.resize(n * h);
 }
 
 GLDNetKernel::~GLDNetKernel() = default;
@@ -512,14 +520,11 @@ const float* GLDNetKernel::forward(const GLDNetParams& p) {
     const Lanes* x = rows(s.input, t0, inputs);
     int in = inputs;
     for (std::size_t l = 0; l < static_cast<std::size_t>(shape.gated_layers); ++l) {
-      Lanes* y = s.tile_y[l].data();
+      Lanes* y = rows(s.gated_y[l], t0, h);
       dense_forward(x, in, p.gated[l].weight, p.gated[l].bias, 2 * h, s.tile_z.data(), count);
-      gated_forward(s.tile_z.data(), h, y, rows(s.gated_a[l], t0, h), rows(s.gated_s[l], t0, h), count);
+      gated_forward(s.tile_z.data(), h, y, rows(s.gated_s[l], t0, h), count);
       x = y;
       in = h;
-    }
-    if (shape.gated_layers > 0 && shape.ldn_layers == 0) {
-      std::copy_n(x, static_cast<std::ptrdiff_t>(count) * h, rows(s.gated_out, t0, h));
     }
     if (shape.ldn_layers > 0) ldn_dense(0, x, first_width, t0, count);
   }
@@ -540,23 +545,25 @@ void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction,
   const int n = s.nodes, h = static_cast<int>(shape.gated_units), u = static_cast<int>(shape.ldn_units);
   const int inputs = static_cast<int>(shape.inputs);
   std::memcpy(s.grad_prediction.data(), grad_prediction, sizeof(Lanes) * static_cast<std::size_t>(n));
-  // Output layer: dz = dp p (1 - p); the gradient of its input goes to grad_out.
+  // Output layer: dz = dp p (1 - p). The gradient of its input goes to grad_out, or, behind a
+  // diffusion layer, through that layer's ReLU to grad_z.
+  const bool diffusion = shape.ldn_layers > 0;
   sigmoid_backward(s.prediction.data(), s.grad_prediction.data(), s.grad_prediction.data(), n);
   dense_backward(s.final_activation().data(), s.final_width(), s.grad_prediction.data(), 1, p.output.weight,
-                 g.g_out_w.data(), g.g_out_b.data(), s.grad_out.data(), false, n);
-  // Diffusion layers from the last: dz = dy [y > 0]; d(x K_local) = A^T dz; the dense maps'
-  // backward for all but the first, whose dense part runs with the gated stack on tiles.
+                 g.g_out_w.data(), g.g_out_b.data(), diffusion ? s.grad_z.data() : s.grad_out.data(), false,
+                 diffusion ? s.ldn_y.back().data() : nullptr, n);
+  // Diffusion layers from the last, with grad_z = dy [y > 0]: d(x K_local) = A^T dz; the dense
+  // maps' backward for all but the first, whose dense part runs with the gated stack on tiles.
   for (std::int64_t l = shape.ldn_layers - 1; l >= 0; --l) {
     const auto li = static_cast<std::size_t>(l);
-    relu_backward(s.ldn_y[li].data(), s.grad_out.data(), s.grad_z.data(), static_cast<std::ptrdiff_t>(n) * u);
     diffuse(*s.at, s.grad_z.data(), u, s.grad_local.data(), RowUpdate::Assign);
     if (l == 0) break;
     const Lanes* x = s.ldn_y[li - 1].data();
     dense_backward(x, u, s.grad_z.data(), u, p.ldn_self[li].weight, g.g_self_w[li].data(), g.g_self_b[li].data(),
-                   s.grad_in.data(), false, n);
+                   s.grad_in.data(), false, nullptr, n);
     dense_backward(x, u, s.grad_local.data(), u, p.ldn_local[li].weight, g.g_local_w[li].data(), nullptr,
-                   s.grad_in.data(), true, n);
-    std::swap(s.grad_out, s.grad_in);
+                   s.grad_in.data(), true, x, n);
+    std::swap(s.grad_z, s.grad_in);
   }
   const bool gated = shape.gated_layers > 0;
   const int first_width = s.width_after_gated();
@@ -566,17 +573,13 @@ void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction,
     Lanes* grad_out = s.tile_grad[0].data();
     Lanes* grad_in = s.tile_grad[1].data();
     Lanes* dz = s.tile_dz.data();
-    for (std::size_t l = 0; l < static_cast<std::size_t>(shape.gated_layers); ++l) {
-      gated_output(rows(s.gated_a[l], t0, h), rows(s.gated_s[l], t0, h), s.tile_y[l].data(),
-                   static_cast<std::ptrdiff_t>(count) * h);
-    }
     if (shape.ldn_layers > 0) {
-      const Lanes* x = gated ? s.tile_y.back().data() : rows(s.input, t0, inputs);
+      const Lanes* x = gated ? rows(s.gated_y.back(), t0, h) : rows(s.input, t0, inputs);
       Lanes* dx = gated ? grad_in : nullptr;
       dense_backward(x, first_width, rows(s.grad_z, t0, u), u, p.ldn_self[0].weight, g.g_self_w[0].data(),
-                     g.g_self_b[0].data(), dx, false, count);
+                     g.g_self_b[0].data(), dx, false, nullptr, count);
       dense_backward(x, first_width, rows(s.grad_local, t0, u), u, p.ldn_local[0].weight, g.g_local_w[0].data(),
-                     nullptr, dx, true, count);
+                     nullptr, dx, true, nullptr, count);
       std::swap(grad_out, grad_in);
     } else {
       std::copy_n(rows(s.grad_out, t0, first_width), static_cast<std::ptrdiff_t>(count) * first_width, grad_out);
@@ -584,10 +587,10 @@ void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction,
     for (std::int64_t l = shape.gated_layers - 1; l >= 0; --l) {
       const auto li = static_cast<std::size_t>(l);
       const int in = l == 0 ? inputs : h;
-      const Lanes* x = l == 0 ? rows(s.input, t0, inputs) : s.tile_y[li - 1].data();
-      gated_backward(rows(s.gated_a[li], t0, h), rows(s.gated_s[li], t0, h), h, grad_out, dz, count);
+      const Lanes* x = l == 0 ? rows(s.input, t0, inputs) : rows(s.gated_y[li - 1], t0, h);
+      gated_backward(rows(s.gated_y[li], t0, h), rows(s.gated_s[li], t0, h), h, grad_out, dz, count);
       dense_backward(x, in, dz, 2 * h, p.gated[li].weight, g.g_gated_w[li].data(), g.g_gated_b[li].data(),
-                     l > 0 ? grad_in : nullptr, false, count);
+                     l > 0 ? grad_in : nullptr, false, nullptr, count);
       std::swap(grad_out, grad_in);
     }
   }
