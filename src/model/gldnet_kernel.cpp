@@ -33,38 +33,75 @@ CG_INLINE Lanes splat(float v) { return Lanes{} + v; }
 // NaN passes through relu and the clamps (as in LibTorch), so a diverging trial is seen as one.
 CG_INLINE Lanes relu(Lanes x) { return x < 0.0f ? Lanes{} : x; }
 
+// The elementwise functions work on blocks of K vectors a step at a time: each vector's
+// exp and reciprocal are one long chain of dependent operations, and the out-of-order window
+// cannot hold enough of them one after another to overlap them; stepping K side by side can.
+#define CG_EACH(k) _Pragma("GCC unroll 16") for (int k = 0; k < K; ++k)
+
 // exp(x) with a relative error below 2e-7: Cody-Waite range reduction and the Cephes
 // polynomial, on whole vectors.
-CG_INLINE Lanes vexp(Lanes x) {
-  x = x < -87.0f ? splat(-87.0f) : x;
-  x = x > 88.0f ? splat(88.0f) : x;
-  const Lanes n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
-  const Lanes r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  Lanes p = splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  const IntLanes bits = (__builtin_convertvector(n, IntLanes) + 127) << 23;
-  return p * (Lanes)bits;  // the bits as floats: 2^n
+template <int K>
+CG_INLINE void vexp(Lanes* __restrict x) {
+  Lanes n[K], r[K], p[K];
+  CG_EACH(k) {
+    x[k] = x[k] < -87.0f ? splat(-87.0f) : x[k];
+    x[k] = x[k] > 88.0f ? splat(88.0f) : x[k];
+  }
+  CG_EACH(k) n[k] = (x[k] * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
+  CG_EACH(k) r[k] = x[k] - n[k] * 0.693359375f + n[k] * 2.12194440e-4f;
+  CG_EACH(k) p[k] = 1.9875691500e-4f * r[k] + 1.3981999507e-3f;
+  CG_EACH(k) p[k] = p[k] * r[k] + 8.3334519073e-3f;
+  CG_EACH(k) p[k] = p[k] * r[k] + 4.1665795894e-2f;
+  CG_EACH(k) p[k] = p[k] * r[k] + 1.6666665459e-1f;
+  CG_EACH(k) p[k] = p[k] * r[k] + 5.0000001201e-1f;
+  CG_EACH(k) p[k] = p[k] * r[k] * r[k] + r[k] + 1.0f;
+  CG_EACH(k) {
+    const IntLanes bits = (__builtin_convertvector(n[k], IntLanes) + 127) << 23;
+    x[k] = p[k] * (Lanes)bits;  // the bits as floats: 2^n
+  }
 }
 
 // 1/d for d in [1, 1e37]: a bit-trick first guess (12% off) and three Newton steps (each
 // squares the error: 4e-8). A vector division costs several times as much.
-CG_INLINE Lanes vreciprocal(Lanes d) {
-  Lanes r = (Lanes)(0x7EF311C3 - (IntLanes)d);
-  for (int step = 0; step < 3; ++step) r = r * (2.0f - d * r);
-  return r;
+template <int K>
+CG_INLINE void vreciprocal(Lanes* __restrict d) {
+  Lanes r[K];
+  CG_EACH(k) r[k] = (Lanes)(0x7EF311C3 - (IntLanes)d[k]);
+  for (int step = 0; step < 3; ++step) {
+    CG_EACH(k) r[k] = r[k] * (2.0f - d[k] * r[k]);
+  }
+  CG_EACH(k) d[k] = r[k];
 }
 
 // The clamp keeps 1/d a normal float (a denormal would cost microcode assists); sigmoid
 // below 1e-37 is 0 for training. NaN fails the comparison and passes through.
-CG_INLINE Lanes vsigmoid(Lanes x) {
-  Lanes d = 1.0f + vexp(-x);
-  d = d > 1e37f ? splat(1e37f) : d;
-  return vreciprocal(d);
+template <int K>
+CG_INLINE void vsigmoid(Lanes* __restrict x) {
+  CG_EACH(k) x[k] = -x[k];
+  vexp<K>(x);
+  CG_EACH(k) {
+    x[k] = 1.0f + x[k];
+    x[k] = x[k] > 1e37f ? splat(1e37f) : x[k];
+  }
+  vreciprocal<K>(x);
+}
+
+// store(e, sigmoid(load(e))) for e in [0, count), kElementBlock at a time.
+constexpr int kElementBlock = 8;
+template <typename Load, typename Store>
+CG_INLINE void sigmoid_blocks(std::ptrdiff_t count, Load load, Store store) {
+  std::ptrdiff_t e = 0;
+  for (; e + kElementBlock <= count; e += kElementBlock) {
+    Lanes v[kElementBlock];
+    for (int k = 0; k < kElementBlock; ++k) v[k] = load(e + k);
+    vsigmoid<kElementBlock>(v);
+    for (int k = 0; k < kElementBlock; ++k) store(e + k, v[k]);
+  }
+  for (; e < count; ++e) {
+    Lanes v[1] = {load(e)};
+    vsigmoid<1>(v);
+    store(e, v[0]);
+  }
 }
 
 // The dense maps, with the widths as template arguments when they are among the search
@@ -269,17 +306,28 @@ CG_CLONES void diffuse(const SparseAdjacency& m, const Lanes* __restrict x, int 
 
 // y = relu(a) * sigmoid(b) for z = [a | b]; keeps y and the gate s = sigmoid(b), all the
 // backward pass needs: the gate is never 0, so y > 0 exactly where a > 0.
+// Element e = n h + j of y and the gate; its a and b are z[n][j] and z[n][h + j].
+template <int H>
+CG_INLINE void gated_forward_fixed(const Lanes* __restrict z, int h_rt, Lanes* __restrict y,
+                                   Lanes* __restrict gate, int nodes) {
+  const std::ptrdiff_t h = H > 0 ? H : h_rt;
+  const auto a_of = [&](std::ptrdiff_t e) { return z + (e / h) * 2 * h + e % h; };
+  sigmoid_blocks(
+      static_cast<std::ptrdiff_t>(nodes) * h, [&](std::ptrdiff_t e) { return a_of(e)[h]; },
+      [&](std::ptrdiff_t e, Lanes s) {
+        gate[e] = s;
+        y[e] = relu(*a_of(e)) * s;
+      });
+}
+
 CG_CLONES void gated_forward(const Lanes* __restrict z, int h, Lanes* __restrict y, Lanes* __restrict gate,
                              int nodes) {
-  for (int n = 0; n < nodes; ++n) {
-    const Lanes* a = z + static_cast<std::ptrdiff_t>(n) * 2 * h;
-    const Lanes* b = a + h;
-    const std::ptrdiff_t at = static_cast<std::ptrdiff_t>(n) * h;
-    for (int j = 0; j < h; ++j) {
-      const Lanes s = vsigmoid(b[j]);
-      gate[at + j] = s;
-      y[at + j] = relu(a[j]) * s;
-    }
+  switch (h) {
+    case 2: return gated_forward_fixed<2>(z, h, y, gate, nodes);
+    case 4: return gated_forward_fixed<4>(z, h, y, gate, nodes);
+    case 8: return gated_forward_fixed<8>(z, h, y, gate, nodes);
+    case 16: return gated_forward_fixed<16>(z, h, y, gate, nodes);
+    default: return gated_forward_fixed<0>(z, h, y, gate, nodes);
   }
 }
 
@@ -299,7 +347,7 @@ CG_CLONES void gated_backward(const Lanes* __restrict y, const Lanes* __restrict
 }
 
 CG_CLONES void sigmoid_forward(Lanes* __restrict z, std::ptrdiff_t count) {
-  for (std::ptrdiff_t i = 0; i < count; ++i) z[i] = vsigmoid(z[i]);
+  sigmoid_blocks(count, [&](std::ptrdiff_t i) { return z[i]; }, [&](std::ptrdiff_t i, Lanes v) { z[i] = v; });
 }
 
 CG_CLONES void sigmoid_backward(const Lanes* __restrict p, const Lanes* __restrict dp, Lanes* __restrict dz,
