@@ -355,6 +355,32 @@ CG_CLONES void sigmoid_backward(const Lanes* __restrict p, const Lanes* __restri
   for (std::ptrdiff_t i = 0; i < count; ++i) dz[i] = dp[i] * p[i] * (1.0f - p[i]);
 }
 
+// Transposes a 16 x 16 block of floats in registers: stage b swaps bit b of the row index with
+// bit b of the column index, row r (bit b clear) with row r + 2^b, one two-vector shuffle each.
+template <int Bit>
+CG_INLINE void transpose_stage(Lanes* __restrict v) {
+  IntLanes low, high;
+  for (int c = 0; c < kLanes; ++c) {
+    const bool set = (c >> Bit) & 1;
+    low[c] = set ? kLanes + (c ^ (1 << Bit)) : c;
+    high[c] = set ? kLanes + c : c ^ (1 << Bit);
+  }
+  for (int r = 0; r < kLanes; ++r) {
+    if ((r >> Bit) & 1) continue;
+    const Lanes a = v[r], b = v[r + (1 << Bit)];
+    v[r] = __builtin_shuffle(a, b, low);
+    v[r + (1 << Bit)] = __builtin_shuffle(a, b, high);
+  }
+}
+
+CG_INLINE void transpose(Lanes* __restrict v) {
+  static_assert(kLanes == 16, "four stages of bit swaps");
+  transpose_stage<0>(v);
+  transpose_stage<1>(v);
+  transpose_stage<2>(v);
+  transpose_stage<3>(v);
+}
+
 // The group's input [node][scale x channel][lane] from the windows' day-major rows, in two
 // passes. First, per lane, the four weighted sums over its L days, a vector of columns at a
 // time with the sums in registers, along whole rows: L long sequential streams that the
@@ -394,15 +420,30 @@ CG_CLONES void smooth_into_lanes(const float* const* windows, int count, std::in
       for (std::int64_t sc = 0; sc < kSmoothScales; ++sc) acc[sc * row + j] = sum[sc];
     }
   }
+  // Column m = node x channels + channel of scale sc goes to the input's feature sc x channels
+  // + channel of that node: 16 columns at a time by a register transpose, the rest one by one.
   Lanes* lanes_out = reinterpret_cast<Lanes*>(out);
-  for (std::int64_t i = 0; i < nodes; ++i)
-    for (std::int64_t sc = 0; sc < kSmoothScales; ++sc)
-      for (std::int64_t ch = 0; ch < channels; ++ch) {
-        Lanes v{};
-        const float* column = scratch + sc * row + i * channels + ch;
-        for (int k = 0; k < count; ++k) v[k] = column[k * kSmoothScales * row];
-        lanes_out[i * in + sc * channels + ch] = v;
+  for (std::int64_t sc = 0; sc < kSmoothScales; ++sc) {
+    std::int64_t m = 0;
+    for (; m + kLanes <= row; m += kLanes) {
+      Lanes block[kLanes];
+      for (int k = 0; k < kLanes; ++k) {
+        block[k] = Lanes{};
+        if (k < count) std::memcpy(&block[k], scratch + (k * kSmoothScales + sc) * row + m, sizeof(Lanes));
       }
+      transpose(block);
+      std::int64_t node = m / channels, channel = m % channels;
+      for (int c = 0; c < kLanes; ++c) {
+        lanes_out[node * in + sc * channels + channel] = block[c];
+        if (++channel == channels) channel = 0, ++node;
+      }
+    }
+    for (; m < row; ++m) {
+      Lanes v{};
+      for (int k = 0; k < count; ++k) v[k] = scratch[(k * kSmoothScales + sc) * row + m];
+      lanes_out[(m / channels) * in + sc * channels + m % channels] = v;
+    }
+  }
 }
 
 // std::vector drops the alignment attribute of a template argument, so it is the allocator's.
