@@ -516,7 +516,8 @@ struct GLDNetKernel::State {
   std::vector<LaneBuffer> ldn_y;             // [units] per diffusion layer
   LaneBuffer local, prediction;              // x K_local scratch; the output
   // Backward scratch.
-  LaneBuffer grad_out, grad_in, grad_z, grad_local, grad_prediction;
+  LaneBuffer grad_out;  // the final activation's gradient, when no diffusion layer takes it as grad_z
+  LaneBuffer grad_in, grad_z, grad_local, grad_prediction;
   LaneBuffer tile_grad[2], tile_dz;  // the gated stack's gradients on one tile of nodes
   std::vector<float> smooth_scratch;  // per lane, the window's sums [scale][node x channel]
 
@@ -555,7 +556,7 @@ GLDNetKernel::GLDNetKernel(const GLDNetShape& shape, const SparseAdjacency& forw
   widest = std::max(widest, u);
   s.local.resize(n * u);
   s.prediction.resize(n);
-  s.grad_out.resize(n * widest);
+  if (shape.ldn_layers == 0) s.grad_out.resize(n * widest);
   s.grad_in.resize(n * widest);
   s.grad_z.resize(n * widest);
   s.grad_local.resize(n * u);
