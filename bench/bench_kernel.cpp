@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -21,9 +21,14 @@ int main(int argc, char** argv) {
   int repeats = 200;
   GLDNetShape shape;
   std::vector<std::int32_t> sizes{64, 256, 1177, 4096};
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string name = argv[i];
-    const long value = std::stol(argv[i + 1]);
+    char* end = nullptr;
+    const long value = i + 1 < argc ? std::strtol(argv[i + 1], &end, 10) : 0;
+    if (i + 1 >= argc || *end != '\0' || value < 0) {
+      std::fprintf(stderr, "%s needs a non-negative whole number\n", argv[i]);
+      return 2;
+    }
     if (name == "--repeats") repeats = static_cast<int>(value);
     else if (name == "--nodes") sizes = {static_cast<std::int32_t>(value)};
     else if (name == "--gated-layers") shape.gated_layers = value;
