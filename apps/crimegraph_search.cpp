@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "crimegraph/cluster/coordinator.hpp"
 #include "crimegraph/cluster/mpi_transport.hpp"
@@ -35,7 +36,8 @@ struct Job {
   std::uint64_t synthetic_seed = 1, seed = 1;
   HyperbandOptions hyperband;
   Ranking ranking = Ranking::BestEpoch;
-  std::int32_t final_epochs = 25, threads = 1;
+  std::int32_t final_epochs = 25, threads = 1, final_threads = 0;
+  double window_cache_mb = 1024.0;
   double progress_seconds = 5.0;
   HitRateOptions hit_rate;
   Hyperparameters base;
@@ -81,6 +83,10 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       ("seed", po::value<std::uint64_t>()->default_value(1), "search seed: configurations and trial seeds")
       ("threads", po::value<std::int32_t>()->default_value(1), "intra-op threads per worker")
       ("final-epochs", po::value<std::int32_t>()->default_value(25), "retrain the best configuration for this many epochs (0: skip)")
+      ("final-threads", po::value<std::int32_t>()->default_value(0),
+       "threads of the final retraining (0: the cores of the workers on its node, which wait for it)")
+      ("window-cache-mb", po::value<double>()->default_value(1024.0),
+       "each worker keeps every window's smoothed inputs when they fit in this many MB (0: never)")
       ("coverage", po::value<double>()->default_value(0.2), "share of segments flagged by the hit rate")
       ("hit-rate", po::value<std::string>()->default_value("day-mean"), "day-mean, event-weighted or street-length")
       ("progress-seconds", po::value<double>()->default_value(5.0), "seconds between progress lines")
@@ -139,6 +145,10 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     if (job.threads < 1) throw ConfigError("--threads must be at least 1");
     job.final_epochs = vm["final-epochs"].as<std::int32_t>();
     if (job.final_epochs < 0) throw ConfigError("--final-epochs must not be negative");
+    job.final_threads = vm["final-threads"].as<std::int32_t>();
+    if (job.final_threads < 0) throw ConfigError("--final-threads must not be negative");
+    job.window_cache_mb = vm["window-cache-mb"].as<double>();
+    if (!(job.window_cache_mb >= 0)) throw ConfigError("--window-cache-mb must not be negative");
     job.progress_seconds = vm["progress-seconds"].as<double>();
     if (!(job.progress_seconds > 0)) throw ConfigError("--progress-seconds must be positive");
     job.hit_rate.coverage = vm["coverage"].as<double>();
@@ -215,6 +225,13 @@ int run(int argc, char** argv) {
   MpiSession mpi(&argc, &argv);
   setup_logging(job.log_level, mpi.size() > 1 ? mpi.rank() : -1);
   MpiTransport transport;
+  // The final retraining runs on rank 1 while every other worker waits: by default it takes
+  // the cores of the workers on its node (their --threads each), no more than the node has.
+  const int node_workers = mpi.size() > 1 ? mpi.workers_on_this_node() : 1;
+  if (job.final_threads == 0) {
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    job.final_threads = std::max(job.threads, std::min(cores, job.threads * std::max(1, node_workers)));
+  }
   try {
     std::string dataset = job.dataset;
     if (job.objective == "gldnet" && dataset == "synthetic") {
@@ -245,6 +262,8 @@ int run(int argc, char** argv) {
       o.dataset_path = dataset;
       o.base = job.base;
       o.threads = job.threads;
+      o.final_threads = job.final_threads;
+      o.window_cache_bytes = static_cast<std::size_t>(job.window_cache_mb * 1e6);
       o.hit_rate = job.hit_rate;
       return make_gldnet_objective(o);
     };

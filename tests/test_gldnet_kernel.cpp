@@ -6,6 +6,7 @@
 #include <random>
 
 #include "crimegraph/data/synthetic_city.hpp"
+#include "crimegraph/error.hpp"
 #include "crimegraph/model/gldnet.hpp"
 #include "crimegraph/model/gldnet_kernel.hpp"
 #include "crimegraph/model/trainer.hpp"
@@ -170,6 +171,49 @@ TEST(GLDNetKernel, LoadsSmoothedWindowsIntoLanes) {
     EXPECT_EQ(labels[static_cast<std::size_t>(i) * kLanes + 3], 0.0f);
   }
   EXPECT_THROW(kernel.load_windows(data, days.data(), kLanes + 1, lookback, weights), std::invalid_argument);
+}
+
+TEST(GLDNetKernel, CachedSmoothedWindowsLoadBitForBit) {
+  const auto ds = fixture::small_city(30, 120, 3);
+  const TrainingData plain(ds);
+  TrainingData cached(ds);
+  const std::int32_t lookback = 6;
+  cached.cache_smoothed_windows(lookback);
+  const std::int32_t n = plain.nodes();
+  const std::size_t width = static_cast<std::size_t>(n) * plain.smoothed_width();
+  EXPECT_EQ(cached.cached_bytes(), static_cast<std::size_t>(plain.days()) * width * sizeof(float));
+  EXPECT_EQ(cached.cached_smoothed_window(50, lookback + 1), nullptr);
+  EXPECT_EQ(plain.cached_smoothed_window(50, lookback), nullptr);
+  EXPECT_THROW(cached.cached_smoothed_window(lookback - 1, lookback), DataError);
+
+  GLDNetShape shape;
+  shape.inputs = plain.smoothed_width();
+  const auto a = sparse_adjacency(ds.graph, AdjacencyNorm::Row);
+  GLDNetKernel from_raw(shape, a, a), from_cache(shape, a, a);
+  const auto weights = TrainingData::smoothing_weights(lookback);
+  // A partial group with the first and last windows, then a full one.
+  for (const std::vector<std::int32_t>& days :
+       {std::vector<std::int32_t>{50, lookback, 119, 8, 30},
+        std::vector<std::int32_t>{6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21}}) {
+    const int count = static_cast<int>(days.size());
+    from_raw.load_windows(plain, days.data(), count, lookback, weights);
+    from_cache.load_windows(cached, days.data(), count, lookback, weights);
+    for (std::size_t i = 0; i < width * kLanes; ++i) {
+      ASSERT_EQ(from_cache.input()[i], from_raw.input()[i]) << "element " << i;
+    }
+    // The table itself holds what the kernel smooths, window by window.
+    for (int k = 0; k < count; ++k) {
+      const float* row = cached.cached_smoothed_window(days[static_cast<std::size_t>(k)], lookback);
+      ASSERT_NE(row, nullptr);
+      for (std::size_t m = 0; m < width; ++m) ASSERT_EQ(row[m], from_raw.input()[m * kLanes + k]) << "window " << k;
+    }
+  }
+  // Other weights than the cache's are smoothed from the raw days.
+  std::vector<float> other(weights.size(), 1.0f / lookback);
+  const std::vector<std::int32_t> days = {40};
+  from_raw.load_windows(plain, days.data(), 1, lookback, other);
+  from_cache.load_windows(cached, days.data(), 1, lookback, other);
+  for (std::size_t i = 0; i < width * kLanes; ++i) ASSERT_EQ(from_cache.input()[i], from_raw.input()[i]);
 }
 
 TEST(GLDNetKernel, LossSumMatchesHandComputation) {

@@ -1,5 +1,7 @@
 #include "crimegraph/cluster/objective.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <cmath>
 #include <functional>
@@ -20,11 +22,28 @@ Hyperparameters with_config(Hyperparameters hp, const Configuration& config) {
   return hp;
 }
 
+// The worker's dataset, with every window's smoothed inputs kept for the base lookback when
+// they fit the budget: its trials read the same windows again and again, and loading a group
+// from the table moves a quarter of the bytes (trials that change the lookback smooth their own).
+std::shared_ptr<const TrainingData> training_data(const GLDNetObjectiveOptions& options) {
+  auto data = std::make_shared<TrainingData>(read_dataset(options.dataset_path, DatasetParts::Training));
+  const auto table_bytes = static_cast<std::size_t>(data->days()) * static_cast<std::size_t>(data->nodes()) *
+                           static_cast<std::size_t>(data->smoothed_width()) * sizeof(float);
+  if (table_bytes <= options.window_cache_bytes) {
+    data->cache_smoothed_windows(static_cast<std::int32_t>(options.base.lookback));
+    spdlog::debug("keeping the smoothed windows (lookback {}): {:.0f} MB", options.base.lookback, table_bytes / 1e6);
+  } else {
+    spdlog::debug("smoothing windows from raw days: their table would take {:.0f} MB, over the {:.0f} MB budget",
+                  table_bytes / 1e6, options.window_cache_bytes / 1e6);
+  }
+  return data;
+}
+
 class GLDNetObjective : public Objective {
  public:
   explicit GLDNetObjective(GLDNetObjectiveOptions o)
       : options_(std::move(o)),
-        data_(std::make_shared<const TrainingData>(read_dataset(options_.dataset_path, DatasetParts::Training))) {}
+        data_(training_data(options_)) {}
 
   TrialOutcome run(const TrialSpec& spec) override {
     const auto t0 = std::chrono::steady_clock::now();
@@ -57,7 +76,10 @@ class GLDNetObjective : public Objective {
     out.epochs = spec.end_epoch;
     out.hit_rate_description = options_.hit_rate.describe();
     try {
-      Trainer trainer(data_, with_config(options_.base, spec.config), trainer_options(spec));
+      auto t = trainer_options(spec);
+      if (options_.final_threads > 0) t.threads = options_.final_threads;
+      spdlog::info("final retraining on {} thread(s)", t.threads);
+      Trainer trainer(data_, with_config(options_.base, spec.config), t);
       out.status = trainer.fit(spec.end_epoch);
       out.message = trainer.message();
       for (const auto& e : trainer.history()) out.best_validation_hit_rate = std::max(out.best_validation_hit_rate, e.validation_hit_rate);

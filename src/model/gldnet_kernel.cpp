@@ -446,6 +446,27 @@ CG_CLONES void smooth_into_lanes(const float* const* windows, int count, std::in
   }
 }
 
+// out[m][k] = rows[k][m] for m < width, k < count (0 for k >= count): windows' cached
+// summaries, already in the input's feature order, into lanes.
+CG_CLONES void rows_into_lanes(const float* const* rows, int count, std::int64_t width, float* __restrict out) {
+  Lanes* lanes_out = reinterpret_cast<Lanes*>(out);
+  std::int64_t m = 0;
+  for (; m + kLanes <= width; m += kLanes) {
+    Lanes block[kLanes];
+    for (int k = 0; k < kLanes; ++k) {
+      block[k] = Lanes{};
+      if (k < count) std::memcpy(&block[k], rows[k] + m, sizeof(Lanes));
+    }
+    transpose(block);
+    for (int c = 0; c < kLanes; ++c) lanes_out[m + c] = block[c];
+  }
+  for (; m < width; ++m) {
+    Lanes v{};
+    for (int k = 0; k < count; ++k) v[k] = rows[k][m];
+    lanes_out[m] = v;
+  }
+}
+
 // std::vector drops the alignment attribute of a template argument, so it is the allocator's.
 template <typename T>
 struct CacheLineAllocator {
@@ -582,6 +603,12 @@ void GLDNetKernel::load_windows(const TrainingData& data, const std::int32_t* ta
   if (count < 0 || count > kLanes) throw std::invalid_argument("load_windows: more windows than lanes");
   if (weights.size() != static_cast<std::size_t>(scales * lookback)) throw std::invalid_argument("load_windows: weights");
   const float* windows[kLanes];
+  int cached = 0;
+  for (int k = 0; k < count; ++k) {
+    windows[k] = data.cached_smoothed_window(target_days[k], lookback);
+    cached += windows[k] != nullptr;
+  }
+  if (cached == count && weights == data.cached_smoothing_weights()) return rows_into_lanes(windows, count, n * scales * c, input());
   for (int k = 0; k < count; ++k) windows[k] = data.window_begin(target_days[k], lookback);
   s.smooth_scratch.resize(static_cast<std::size_t>(kLanes * scales * n * c));
   smooth_into_lanes(windows, count, n, c, lookback, weights.data(), input(), s.smooth_scratch.data());
@@ -720,6 +747,26 @@ double weighted_squared_error_sum(const float* prediction, const float* label, s
     sum += node_sum;
   }
   return sum;
+}
+
+std::vector<float> smoothed_window_table(const TrainingData& data, std::int32_t lookback) {
+  const std::int64_t n = data.nodes(), c = data.channels(), width = n * data.smoothed_width();
+  const auto weights = TrainingData::smoothing_weights(lookback);
+  std::vector<float> table(static_cast<std::size_t>(data.days() * width), 0.0f);
+  LaneBuffer lanes(static_cast<std::size_t>(width));
+  std::vector<float> scratch(static_cast<std::size_t>(kLanes * TrainingData::kSmoothingScales * n * c));
+  for (std::int32_t t0 = lookback; t0 < data.days(); t0 += kLanes) {
+    const int count = std::min<std::int32_t>(kLanes, data.days() - t0);
+    const float* windows[kLanes];
+    for (int k = 0; k < count; ++k) windows[k] = data.window_begin(t0 + k, lookback);
+    smooth_into_lanes(windows, count, n, c, lookback, weights.data(), reinterpret_cast<float*>(lanes.data()),
+                      scratch.data());
+    for (int k = 0; k < count; ++k) {
+      float* row = table.data() + static_cast<std::size_t>(t0 + k) * width;
+      for (std::int64_t m = 0; m < width; ++m) row[m] = lanes[static_cast<std::size_t>(m)][k];
+    }
+  }
+  return table;
 }
 
 void load_labels(const TrainingData& data, const std::int32_t* target_days, int count, float* out) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "crimegraph/error.hpp"
+#include "crimegraph/model/gldnet_kernel.hpp"
 
 namespace crimegraph {
 
@@ -29,6 +30,14 @@ std::vector<float> TrainingData::smoothing_weights(std::int32_t lookback) {
     }
   }
   return weight;
+}
+
+void TrainingData::cache_smoothed_windows(std::int32_t lookback) {
+  cached_lookback_ = 0;
+  cached_weights_.clear();
+  smoothed_ = smoothed_window_table(*this, lookback);
+  cached_weights_ = smoothing_weights(lookback);
+  cached_lookback_ = lookback;
 }
 
 void TrainingData::check_window(std::int32_t target_day, std::int32_t lookback) const {

@@ -20,6 +20,8 @@ class MpiSession {
   MpiSession& operator=(const MpiSession&) = delete;
   int rank() const { return rank_; }
   int size() const { return size_; }
+  /// Worker ranks (all but rank 0) on this rank's node. Collective: every rank calls it.
+  int workers_on_this_node() const;
   /// Ends every rank of the job (MPI_Abort): for errors that would otherwise leave ranks waiting.
   [[noreturn]] void abort(int code) const;
 

@@ -25,6 +25,11 @@ struct GLDNetObjectiveOptions {
   std::string dataset_path;
   Hyperparameters base;   ///< values the search space does not set
   std::int32_t threads = 1;
+  /// Threads of the final retraining, which runs while every other worker waits (0: threads).
+  std::int32_t final_threads = 0;
+  /// A worker keeps every window's smoothed inputs when they take at most this many bytes:
+  /// its trials load windows from that table instead of smoothing raw days (0: never).
+  std::size_t window_cache_bytes = 0;
   HitRateOptions hit_rate;
 };
 

@@ -85,7 +85,8 @@ class GLDNetKernel {
   /// The group's input, [node][shape.inputs][kLanes]; filled by the caller or load_windows.
   float* input();
   /// Fills input() with the smoothed windows of up to kLanes target days (unused lanes get
-  /// zeros). `weights` is TrainingData::smoothing_weights(lookback).
+  /// zeros). `weights` is TrainingData::smoothing_weights(lookback). Reads the data's cache of
+  /// smoothed windows when it has one for these weights, the raw days otherwise.
   void load_windows(const TrainingData& data, const std::int32_t* target_days, int count, std::int32_t lookback,
                     const std::vector<float>& weights);
 
@@ -109,5 +110,10 @@ double weighted_squared_error_sum(const float* prediction, const float* label, s
 
 /// Gathers the labels of up to kLanes target days as [node][kLanes] (unused lanes zero).
 void load_labels(const TrainingData& data, const std::int32_t* target_days, int count, float* out);
+
+/// Every window's smoothed summaries, [target day][node][scale x channel] (days before the
+/// first whole window are zero), computed by the same code as load_windows so that a group
+/// loaded from this table is bit for bit the group load_windows smooths itself.
+std::vector<float> smoothed_window_table(const TrainingData& data, std::int32_t lookback);
 
 }  // namespace crimegraph
