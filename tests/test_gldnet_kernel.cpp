@@ -5,6 +5,10 @@
 
 #include <random>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 #include "crimegraph/data/synthetic_city.hpp"
 #include "crimegraph/error.hpp"
 #include "crimegraph/model/gldnet.hpp"
@@ -214,6 +218,30 @@ TEST(GLDNetKernel, CachedSmoothedWindowsLoadBitForBit) {
   from_raw.load_windows(plain, days.data(), 1, lookback, other);
   from_cache.load_windows(cached, days.data(), 1, lookback, other);
   for (std::size_t i = 0; i < width * kLanes; ++i) ASSERT_EQ(from_cache.input()[i], from_raw.input()[i]);
+}
+
+TEST(GLDNetKernel, SubnormalInputsBecomeZerosAndTheCallersFloatModeIsKept) {
+  auto ds = fixture::small_city(30, 120, 3);
+  const std::int32_t n = ds.nodes(), c = ds.channel_count(), lookback = 6;
+  const std::size_t at = (static_cast<std::size_t>(40) * n + 5) * c + 1;  // day 40, node 5, channel 1
+  ds.features[at] = 1e-40f;                                                 // subnormal
+  ds.features[at + 1] = 2.5f;
+  const TrainingData data(ds);
+  const float* day40 = data.window_begin(40 + lookback, lookback);
+  EXPECT_EQ(day40[(5 * c) + 1], 0.0f);
+  EXPECT_EQ(day40[(5 * c) + 2], 2.5f);
+
+#if defined(__SSE__)
+  // The kernel flushes subnormals while it runs and restores the caller's MXCSR after.
+  const unsigned before = _mm_getcsr();
+  GLDNetShape shape;
+  shape.inputs = data.smoothed_width();
+  const auto a = sparse_adjacency(ds.graph, AdjacencyNorm::Row);
+  GLDNetKernel kernel(shape, a, a);
+  const std::vector<std::int32_t> days = {50, 60};
+  kernel.load_windows(data, days.data(), 2, lookback, TrainingData::smoothing_weights(lookback));
+  EXPECT_EQ(_mm_getcsr(), before);
+#endif
 }
 
 TEST(GLDNetKernel, LossSumMatchesHandComputation) {

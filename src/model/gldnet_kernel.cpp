@@ -5,6 +5,10 @@
 #include <new>
 #include <stdexcept>
 
+#if defined(__SSE__)
+#include <xmmintrin.h>
+#endif
+
 #include "crimegraph/model/training_data.hpp"
 
 namespace crimegraph {
@@ -28,6 +32,24 @@ typedef float UnalignedLanes __attribute__((vector_size(kLanes * sizeof(float)),
 #else
 #define CG_CLONES
 #endif
+
+// Subnormal floats cost a microcode assist (a hundred cycles or more) in every operation that
+// meets one, and the smoothed inputs are full of them. The trainer sets flush-to-zero on its
+// own thread (LibTorch's setFlushDenormal), which leaves out the other intra-op threads and
+// callers outside a trainer (the window table took 1.4 s instead of 0.2 s), so the kernel's
+// entry points set flush-to-zero and denormals-are-zero themselves and restore the caller's
+// MXCSR on the way out.
+class FlushDenormals {
+ public:
+#if defined(__SSE__)
+  FlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFlushToZero | kDenormalsAreZero); }
+  ~FlushDenormals() { _mm_setcsr(saved_); }
+
+ private:
+  static constexpr unsigned kFlushToZero = 0x8000, kDenormalsAreZero = 0x0040;
+  unsigned saved_;
+#endif
+};
 
 CG_INLINE Lanes splat(float v) { return Lanes{} + v; }
 // NaN passes through relu and the clamps (as in LibTorch), so a diverging trial is seen as one.
@@ -109,19 +131,37 @@ CG_INLINE void sigmoid_blocks(std::ptrdiff_t count, Load load, Store store) {
 // accumulators in registers (the run-time loops spent more time on loop control than on math).
 
 // z[n][o] = b[o] + sum_i w[o][i] x[n][i].
+CG_INLINE void dense_row(const Lanes* __restrict xn, int in, const float* __restrict w, const float* __restrict b,
+                         int out, Lanes* __restrict zn) {
+  for (int o = 0; o < out; ++o) {
+    Lanes acc = splat(b ? b[o] : 0.0f);
+    const float* wo = w + static_cast<std::ptrdiff_t>(o) * in;
+    for (int i = 0; i < in; ++i) acc += wo[i] * xn[i];
+    zn[o] = acc;
+  }
+}
+
 template <int In, int Out>
 CG_INLINE void dense_forward_fixed(const Lanes* __restrict x, int in_rt, const float* __restrict w,
                                    const float* __restrict b, int out_rt, Lanes* __restrict z, int nodes) {
   const int in = In > 0 ? In : in_rt, out = Out > 0 ? Out : out_rt;
   for (int n = 0; n < nodes; ++n) {
+    dense_row(x + static_cast<std::ptrdiff_t>(n) * in, in, w, b, out, z + static_cast<std::ptrdiff_t>(n) * out);
+  }
+}
+
+// Two maps of the same input, z[n] = x[n] W^T + b and z2[n] = x[n] W2^T (a diffusion layer's
+// self and local parts): each input row is read once, while in L1, instead of once per map
+// from wherever the whole layer lives (L2 or L3 at the wider layers).
+template <int In, int Out>
+CG_INLINE void dense_pair_forward_fixed(const Lanes* __restrict x, int in_rt, const float* __restrict w,
+                                        const float* __restrict b, const float* __restrict w2, int out_rt,
+                                        Lanes* __restrict z, Lanes* __restrict z2, int nodes) {
+  const int in = In > 0 ? In : in_rt, out = Out > 0 ? Out : out_rt;
+  for (int n = 0; n < nodes; ++n) {
     const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * in;
-    Lanes* zn = z + static_cast<std::ptrdiff_t>(n) * out;
-    for (int o = 0; o < out; ++o) {
-      Lanes acc = splat(b ? b[o] : 0.0f);
-      const float* wo = w + static_cast<std::ptrdiff_t>(o) * in;
-      for (int i = 0; i < in; ++i) acc += wo[i] * xn[i];
-      zn[o] = acc;
-    }
+    dense_row(xn, in, w2, nullptr, out, z2 + static_cast<std::ptrdiff_t>(n) * out);
+    dense_row(xn, in, w, b, out, z + static_cast<std::ptrdiff_t>(n) * out);
   }
 }
 
@@ -132,9 +172,11 @@ CG_INLINE Lanes masked(Lanes v, const Lanes* __restrict mask, int i) {
   return mask ? (mask[i] > 0.0f ? v : Lanes{}) : v;
 }
 
-template <int In>
+// With Pair, the row also takes the second map's sum_o w2[o][i] dz2[n][o], after the first's.
+template <int In, bool Pair>
 CG_INLINE void input_gradient_row(const Lanes* __restrict dzn, int out, const float* __restrict w,
-                                  Lanes* __restrict dxn, bool accumulate, const Lanes* __restrict maskn) {
+                                  const Lanes* __restrict dz2n, const float* __restrict w2, Lanes* __restrict dxn,
+                                  bool accumulate, const Lanes* __restrict maskn) {
   // Inputs in chunks of up to 8 sums held in registers while the outputs stream by: one sum
   // at a time made each input a chain of `out` dependent multiply-adds.
   constexpr int kChunk = In < 8 ? In : 8;
@@ -148,58 +190,94 @@ CG_INLINE void input_gradient_row(const Lanes* __restrict dzn, int out, const fl
       for (int i = 0; i < kChunk; ++i)
         if (i < width) acc[i] += wo[i] * d;
     }
+    if constexpr (Pair) {
+      for (int o = 0; o < out; ++o) {
+        const Lanes d = dz2n[o];
+        const float* wo = w2 + static_cast<std::ptrdiff_t>(o) * In + i0;
+        for (int i = 0; i < kChunk; ++i)
+          if (i < width) acc[i] += wo[i] * d;
+      }
+    }
     for (int i = 0; i < kChunk; ++i)
       if (i < width) dxn[i0 + i] = masked(acc[i], maskn, i0 + i);
   }
 }
 
+// Narrow rows get several sets of sums over interleaved nodes: one set would chain every
+// multiply-add on the previous one's latency.
+template <int In>
+constexpr int kGradientSets = In <= 4 ? 4 : (In <= 8 ? 2 : 1);
+
+// gw[o][i] += sum_n dz[n][o] x[n][i] and gb[o] += sum_n dz[n][o] over nodes n0 .. n1.
 template <int In, int Out>
+CG_INLINE void weight_gradient_block(const Lanes* __restrict x, const Lanes* __restrict dz, Lanes* __restrict gw,
+                                     Lanes* __restrict gb, int n0, int n1) {
+  constexpr int kSets = kGradientSets<In>;
+  for (int o = 0; o < Out; ++o) {
+    Lanes acc[kSets][In] = {}, bias[kSets] = {};
+    int n = n0;
+    for (; n + kSets <= n1; n += kSets) {
+      for (int t = 0; t < kSets; ++t) {
+        const Lanes d = dz[static_cast<std::ptrdiff_t>(n + t) * Out + o];
+        const Lanes* xn = x + static_cast<std::ptrdiff_t>(n + t) * In;
+        bias[t] += d;
+        for (int i = 0; i < In; ++i) acc[t][i] += d * xn[i];
+      }
+    }
+    for (; n < n1; ++n) {
+      const Lanes d = dz[static_cast<std::ptrdiff_t>(n) * Out + o];
+      const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * In;
+      bias[0] += d;
+      for (int i = 0; i < In; ++i) acc[0][i] += d * xn[i];
+    }
+    Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * In;
+    for (int t = 0; t < kSets; ++t) {
+      for (int i = 0; i < In; ++i) g[i] += acc[t][i];
+      if (gb) gb[o] += bias[t];
+    }
+  }
+}
+
+// The backward pass of dense_forward (Pair false) or dense_pair_forward (Pair true; dz2, w2
+// and gw2 are the second map's, which has no bias). The input's gradient takes the first map's
+// part and then the second's, in the order two separate passes would add them.
+template <int In, int Out, bool Pair>
 CG_INLINE void dense_backward_fixed(const Lanes* __restrict x, int in_rt, const Lanes* __restrict dz, int out_rt,
                                     const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
+                                    const Lanes* __restrict dz2, const float* __restrict w2, Lanes* __restrict gw2,
                                     Lanes* __restrict dx, bool accumulate_dx, const Lanes* __restrict dx_mask,
                                     int nodes) {
   const int in = In > 0 ? In : in_rt, out = Out > 0 ? Out : out_rt;
   if constexpr (In > 0 && In <= 16 && Out > 0) {
-    // Narrow rows get several sets of sums over interleaved nodes: one set would chain every
-    // multiply-add on the previous one's latency.
-    constexpr int kSets = In <= 4 ? 4 : (In <= 8 ? 2 : 1);
     // Blocks of nodes whose x and dz rows fit L1 together (32 KB of its 48), so that each
     // output's pass over the block's x hits L1: a larger block cycled through L1 and every
     // load went to L2. The block's dx is computed while its dz is still there.
+    // A pair keeps the single map's blocks (the gradient sums add in the same order, so the
+    // fused pass gives bit for bit the same gradients); the second dz block also fits L1.
+    constexpr int kSets = kGradientSets<In>;
     constexpr int kRowBytes = (In + Out) * static_cast<int>(sizeof(Lanes));
     constexpr int kBlock = std::clamp(32768 / kRowBytes / kSets * kSets, kSets, 32);
     for (int n0 = 0; n0 < nodes; n0 += kBlock) {
       const int n1 = std::min(nodes, n0 + kBlock);
-      for (int o = 0; o < Out; ++o) {
-        Lanes acc[kSets][In] = {}, bias[kSets] = {};
-        int n = n0;
-        for (; n + kSets <= n1; n += kSets) {
-          for (int t = 0; t < kSets; ++t) {
-            const Lanes d = dz[static_cast<std::ptrdiff_t>(n + t) * Out + o];
-            const Lanes* xn = x + static_cast<std::ptrdiff_t>(n + t) * In;
-            bias[t] += d;
-            for (int i = 0; i < In; ++i) acc[t][i] += d * xn[i];
-          }
-        }
-        for (; n < n1; ++n) {
-          const Lanes d = dz[static_cast<std::ptrdiff_t>(n) * Out + o];
-          const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * In;
-          bias[0] += d;
-          for (int i = 0; i < In; ++i) acc[0][i] += d * xn[i];
-        }
-        Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * In;
-        for (int t = 0; t < kSets; ++t) {
-          for (int i = 0; i < In; ++i) g[i] += acc[t][i];
-          if (gb) gb[o] += bias[t];
-        }
-      }
+      weight_gradient_block<In, Out>(x, dz, gw, gb, n0, n1);
+      if constexpr (Pair) weight_gradient_block<In, Out>(x, dz2, gw2, nullptr, n0, n1);
       if (dx) {
-        for (int m = n0; m < n1; ++m)
-          input_gradient_row<In>(dz + static_cast<std::ptrdiff_t>(m) * Out, Out, w,
-                                 dx + static_cast<std::ptrdiff_t>(m) * In, accumulate_dx,
-                                 dx_mask ? dx_mask + static_cast<std::ptrdiff_t>(m) * In : nullptr);
+        for (int m = n0; m < n1; ++m) {
+          const auto row = static_cast<std::ptrdiff_t>(m) * Out;
+          input_gradient_row<In, Pair>(dz + row, Out, w, Pair ? dz2 + row : nullptr, w2,
+                                       dx + static_cast<std::ptrdiff_t>(m) * In, accumulate_dx,
+                                       dx_mask ? dx_mask + static_cast<std::ptrdiff_t>(m) * In : nullptr);
+        }
       }
     }
+    return;
+  }
+  if constexpr (Pair) {
+    // Widths outside the search space: the two maps one after the other, the mask last.
+    dense_backward_fixed<In, Out, false>(x, in, dz, out, w, gw, gb, nullptr, nullptr, nullptr, dx, accumulate_dx,
+                                         nullptr, nodes);
+    dense_backward_fixed<In, Out, false>(x, in, dz2, out, w2, gw2, nullptr, nullptr, nullptr, nullptr, dx, true,
+                                         dx_mask, nodes);
     return;
   }
   for (int n = 0; n < nodes; ++n) {
@@ -248,15 +326,65 @@ CG_INLINE void dense_backward_fixed(const Lanes* __restrict x, int in_rt, const 
     default: return FN<0, 0>(__VA_ARGS__);                \
   }
 
+// The same for a diffusion layer's pair of maps, whose outputs are the layer's units (2-16).
+#define CG_CASE_UNITS(FN, IN, ...)                        \
+  switch (out) {                                          \
+    case 2: return FN<IN, 2>(__VA_ARGS__);                \
+    case 4: return FN<IN, 4>(__VA_ARGS__);                \
+    case 8: return FN<IN, 8>(__VA_ARGS__);                \
+    case 16: return FN<IN, 16>(__VA_ARGS__);              \
+    default: return FN<0, 0>(__VA_ARGS__);                \
+  }
+#define CG_DISPATCH_UNITS(FN, ...)                        \
+  switch (in) {                                           \
+    case 2: CG_CASE_UNITS(FN, 2, __VA_ARGS__)             \
+    case 4: CG_CASE_UNITS(FN, 4, __VA_ARGS__)             \
+    case 8: CG_CASE_UNITS(FN, 8, __VA_ARGS__)             \
+    case 12: CG_CASE_UNITS(FN, 12, __VA_ARGS__)           \
+    case 16: CG_CASE_UNITS(FN, 16, __VA_ARGS__)           \
+    default: return FN<0, 0>(__VA_ARGS__);                \
+  }
+
+template <int In, int Out>
+CG_INLINE void dense_single_backward_fixed(const Lanes* __restrict x, int in, const Lanes* __restrict dz, int out,
+                                           const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
+                                           Lanes* __restrict dx, bool accumulate_dx, const Lanes* __restrict dx_mask,
+                                           int nodes) {
+  dense_backward_fixed<In, Out, false>(x, in, dz, out, w, gw, gb, nullptr, nullptr, nullptr, dx, accumulate_dx,
+                                       dx_mask, nodes);
+}
+template <int In, int Out>
+CG_INLINE void dense_pair_backward_fixed(const Lanes* __restrict x, int in, const Lanes* __restrict dz, int out,
+                                         const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
+                                         const Lanes* __restrict dz2, const float* __restrict w2,
+                                         Lanes* __restrict gw2, Lanes* __restrict dx, const Lanes* __restrict dx_mask,
+                                         int nodes) {
+  dense_backward_fixed<In, Out, true>(x, in, dz, out, w, gw, gb, dz2, w2, gw2, dx, false, dx_mask, nodes);
+}
+
 CG_CLONES void dense_forward(const Lanes* __restrict x, int in, const float* __restrict w, const float* __restrict b,
                              int out, Lanes* __restrict z, int nodes) {
   CG_DISPATCH_WIDTHS(dense_forward_fixed, x, in, w, b, out, z, nodes)
 }
 
+CG_CLONES void dense_pair_forward(const Lanes* __restrict x, int in, const float* __restrict w,
+                                  const float* __restrict b, const float* __restrict w2, int out, Lanes* __restrict z,
+                                  Lanes* __restrict z2, int nodes) {
+  CG_DISPATCH_UNITS(dense_pair_forward_fixed, x, in, w, b, w2, out, z, z2, nodes)
+}
+
 CG_CLONES void dense_backward(const Lanes* __restrict x, int in, const Lanes* __restrict dz, int out,
                               const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
                               Lanes* __restrict dx, bool accumulate_dx, const Lanes* __restrict dx_mask, int nodes) {
-  CG_DISPATCH_WIDTHS(dense_backward_fixed, x, in, dz, out, w, gw, gb, dx, accumulate_dx, dx_mask, nodes)
+  CG_DISPATCH_WIDTHS(dense_single_backward_fixed, x, in, dz, out, w, gw, gb, dx, accumulate_dx, dx_mask, nodes)
+}
+
+// dx (when not null) is written, not accumulated; dx_mask applies to the sum of both parts.
+CG_CLONES void dense_pair_backward(const Lanes* __restrict x, int in, const Lanes* __restrict dz, int out,
+                                   const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
+                                   const Lanes* __restrict dz2, const float* __restrict w2, Lanes* __restrict gw2,
+                                   Lanes* __restrict dx, const Lanes* __restrict dx_mask, int nodes) {
+  CG_DISPATCH_UNITS(dense_pair_backward_fixed, x, in, dz, out, w, gw, gb, dz2, w2, gw2, dx, dx_mask, nodes)
 }
 
 // What a diffusion does with its output row: y[r] = sum_k M[r][k] x[k] (Assign, the backward
@@ -598,6 +726,7 @@ float* GLDNetKernel::input() { return reinterpret_cast<float*>(s_->input.data())
 void GLDNetKernel::load_windows(const TrainingData& data, const std::int32_t* target_days, int count,
                                 std::int32_t lookback, const std::vector<float>& weights) {
   auto& s = *s_;
+  const FlushDenormals flush;
   const std::int64_t n = data.nodes(), c = data.channels(), scales = TrainingData::kSmoothingScales;
   if (n != s.nodes || scales * c != s.shape.inputs) throw std::invalid_argument("load_windows: data does not fit the model");
   if (count < 0 || count > kLanes) throw std::invalid_argument("load_windows: more windows than lanes");
@@ -623,14 +752,15 @@ auto* rows(Buffer& buffer, int first_node, int width) {
 
 const float* GLDNetKernel::forward(const GLDNetParams& p) {
   auto& s = *s_;
+  const FlushDenormals flush;
   const auto& shape = s.shape;
   const int n = s.nodes, h = static_cast<int>(shape.gated_units), u = static_cast<int>(shape.ldn_units);
   const int inputs = static_cast<int>(shape.inputs), first_width = s.width_after_gated();
   // relu(x K_self + b + A (x K_local)): diffusing x K_local (width `units`) instead of x itself
   // costs no more and is narrower whenever the layer shrinks.
   auto ldn_dense = [&](std::size_t l, const Lanes* x, int in, int t0, int count) {
-    dense_forward(x, in, p.ldn_local[l].weight, nullptr, u, rows(s.local, t0, u), count);
-    dense_forward(x, in, p.ldn_self[l].weight, p.ldn_self[l].bias, u, rows(s.ldn_y[l], t0, u), count);
+    dense_pair_forward(x, in, p.ldn_self[l].weight, p.ldn_self[l].bias, p.ldn_local[l].weight, u,
+                       rows(s.ldn_y[l], t0, u), rows(s.local, t0, u), count);
   };
   for (int t0 = 0; t0 < n; t0 += kTileNodes) {
     const int count = std::min(kTileNodes, n - t0);
@@ -657,6 +787,7 @@ const float* GLDNetKernel::forward(const GLDNetParams& p) {
 
 void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction, GLDNetGradients& into) {
   auto& s = *s_;
+  const FlushDenormals flush;
   auto& g = *into.s_;
   const auto& shape = s.shape;
   const int n = s.nodes, h = static_cast<int>(shape.gated_units), u = static_cast<int>(shape.ldn_units);
@@ -676,10 +807,9 @@ void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction,
     diffuse(*s.at, s.grad_z.data(), u, s.grad_local.data(), RowUpdate::Assign);
     if (l == 0) break;
     const Lanes* x = s.ldn_y[li - 1].data();
-    dense_backward(x, u, s.grad_z.data(), u, p.ldn_self[li].weight, g.g_self_w[li].data(), g.g_self_b[li].data(),
-                   s.grad_in.data(), false, nullptr, n);
-    dense_backward(x, u, s.grad_local.data(), u, p.ldn_local[li].weight, g.g_local_w[li].data(), nullptr,
-                   s.grad_in.data(), true, x, n);
+    dense_pair_backward(x, u, s.grad_z.data(), u, p.ldn_self[li].weight, g.g_self_w[li].data(),
+                        g.g_self_b[li].data(), s.grad_local.data(), p.ldn_local[li].weight, g.g_local_w[li].data(),
+                        s.grad_in.data(), x, n);
     std::swap(s.grad_z, s.grad_in);
   }
   const bool gated = shape.gated_layers > 0;
@@ -693,10 +823,9 @@ void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction,
     if (shape.ldn_layers > 0) {
       const Lanes* x = gated ? rows(s.gated_y.back(), t0, h) : rows(s.input, t0, inputs);
       Lanes* dx = gated ? grad_in : nullptr;
-      dense_backward(x, first_width, rows(s.grad_z, t0, u), u, p.ldn_self[0].weight, g.g_self_w[0].data(),
-                     g.g_self_b[0].data(), dx, false, nullptr, count);
-      dense_backward(x, first_width, rows(s.grad_local, t0, u), u, p.ldn_local[0].weight, g.g_local_w[0].data(),
-                     nullptr, dx, true, nullptr, count);
+      dense_pair_backward(x, first_width, rows(s.grad_z, t0, u), u, p.ldn_self[0].weight, g.g_self_w[0].data(),
+                          g.g_self_b[0].data(), rows(s.grad_local, t0, u), p.ldn_local[0].weight,
+                          g.g_local_w[0].data(), dx, nullptr, count);
       std::swap(grad_out, grad_in);
     } else {
       std::copy_n(rows(s.grad_out, t0, first_width), static_cast<std::ptrdiff_t>(count) * first_width, grad_out);
@@ -734,6 +863,7 @@ void GLDNetGradients::write(const GLDNetParams& p, bool add) {
 
 double weighted_squared_error_sum(const float* prediction, const float* label, std::int32_t nodes, int count,
                                   double rho, float scale, float* grad) {
+  const FlushDenormals flush;
   double sum = 0.0;
   const auto r = static_cast<float>(rho);
   for (std::int64_t i = 0; i < static_cast<std::int64_t>(nodes) * kLanes; i += kLanes) {
@@ -750,6 +880,7 @@ double weighted_squared_error_sum(const float* prediction, const float* label, s
 }
 
 std::vector<float> smoothed_window_table(const TrainingData& data, std::int32_t lookback) {
+  const FlushDenormals flush;
   const std::int64_t n = data.nodes(), c = data.channels(), width = n * data.smoothed_width();
   const auto weights = TrainingData::smoothing_weights(lookback);
   std::vector<float> table(static_cast<std::size_t>(data.days() * width), 0.0f);
