@@ -253,7 +253,8 @@ CG_INLINE void dense_backward_fixed(const Lanes* __restrict x, int in_rt, const 
     // output's pass over the block's x hits L1: a larger block cycled through L1 and every
     // load went to L2. The block's dx is computed while its dz is still there.
     // A pair keeps the single map's blocks (the gradient sums add in the same order, so the
-    // fused pass gives bit for bit the same gradients); the second dz block also fits L1.
+    // fused pass gives bit for bit the same gradients), though the second map's dz rows
+    // add to its footprint: 48 KB, all of L1, at 16 units; a block sized for the pair was not tried.
     constexpr int kSets = kGradientSets<In>;
     constexpr int kRowBytes = (In + Out) * static_cast<int>(sizeof(Lanes));
     constexpr int kBlock = std::clamp(32768 / kRowBytes / kSets * kSets, kSets, 32);
