@@ -25,6 +25,10 @@ constexpr int kLanes = GLDNetKernel::kLanes;
 struct Case {
   GLDNetShape shape;
   int windows;
+  // Lane vectors that are zero in every window, as in training, where the kernel's sparse
+  // diffusion maps (8 and 16 units) skip them: a diffusion unit switched off everywhere, and
+  // nodes whose windows are all alike or all empty.
+  bool quiet = false;
 };
 
 GLDNetShape make_shape(std::int64_t inputs, std::int64_t gated, std::int64_t gated_units, std::int64_t ldn,
@@ -43,7 +47,7 @@ std::string describe(const Case& c) {
   const auto& s = c.shape;
   return "in " + std::to_string(s.inputs) + ", gated " + std::to_string(s.gated_layers) + "x" +
          std::to_string(s.gated_units) + ", ldn " + std::to_string(s.ldn_layers) + "x" + std::to_string(s.ldn_units) +
-         ", " + std::to_string(c.windows) + " windows";
+         ", " + std::to_string(c.windows) + " windows" + (c.quiet ? ", quiet nodes" : "");
 }
 
 void check_against_autograd(const Case& c) {
@@ -61,8 +65,16 @@ void check_against_autograd(const Case& c) {
     torch::NoGradGuard no_grad;
     for (auto& p : net->named_parameters())
       if (p.key().find("bias") != std::string::npos) p.value().add_(torch::randn_like(p.value()) * 0.3);
+    if (c.quiet) {
+      for (auto& p : net->named_parameters())
+        if (p.key().find("self.bias") != std::string::npos) p.value()[0] = -5.0;
+    }
   }
-  const auto x = torch::rand({n, c.windows, in}) * 2.0;
+  auto x = torch::rand({n, c.windows, in}) * 2.0;
+  if (c.quiet) {
+    for (std::int64_t i = 0; i < n; i += 3) x[i] = x[i][0].expand({c.windows, in}).clone();
+    for (std::int64_t i = 1; i < n; i += 3) x[i].zero_();
+  }
   auto label = torch::rand({n, c.windows});
   label = torch::where(label > 0.8, torch::floor(label * 4.0), torch::zeros_like(label));
   const double rho = 0.03;
@@ -134,6 +146,12 @@ TEST(GLDNetKernel, DefaultShapeMatchesAutogradAcrossTwoGroups) {
 TEST(GLDNetKernel, OddWidthsMatchAutograd) { check_against_autograd({make_shape(7, 1, 5, 3, 3), 17}); }
 
 TEST(GLDNetKernel, WideLayersMatchAutograd) { check_against_autograd({make_shape(12, 3, 16, 2, 16), 16}); }
+
+TEST(GLDNetKernel, SparseDiffusionMapsMatchAutograd) {
+  check_against_autograd({make_shape(12, 1, 16, 3, 16), 16, true});
+  check_against_autograd({make_shape(12, 2, 4, 4, 8), 21, true});
+  check_against_autograd({make_shape(12, 0, 8, 2, 16), 7, true});
+}
 
 TEST(GLDNetKernel, WithoutGatedLayersMatchesAutograd) { check_against_autograd({make_shape(12, 0, 8, 2, 2), 9}); }
 
