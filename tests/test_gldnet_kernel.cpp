@@ -204,6 +204,7 @@ TEST(GLDNetKernel, CachedSmoothedWindowsLoadBitForBit) {
   const std::int32_t n = plain.nodes();
   const std::size_t width = static_cast<std::size_t>(n) * plain.smoothed_width();
   EXPECT_EQ(cached.cached_bytes(), static_cast<std::size_t>(plain.days()) * width * sizeof(float));
+  EXPECT_EQ(plain.smoothed_table_bytes(), cached.cached_bytes());  // the size told before the table is made
   EXPECT_EQ(cached.cached_smoothed_window(50, lookback + 1), nullptr);
   EXPECT_EQ(plain.cached_smoothed_window(50, lookback), nullptr);
   EXPECT_THROW(cached.cached_smoothed_window(lookback - 1, lookback), DataError);

@@ -27,8 +27,7 @@ Hyperparameters with_config(Hyperparameters hp, const Configuration& config) {
 // from the table moves a quarter of the bytes (trials that change the lookback smooth their own).
 std::shared_ptr<const TrainingData> training_data(const GLDNetObjectiveOptions& options) {
   auto data = std::make_shared<TrainingData>(read_dataset(options.dataset_path, DatasetParts::Training));
-  const auto table_bytes = static_cast<std::size_t>(data->days()) * static_cast<std::size_t>(data->nodes()) *
-                           static_cast<std::size_t>(data->smoothed_width()) * sizeof(float);
+  const auto table_bytes = data->smoothed_table_bytes();
   if (table_bytes <= options.window_cache_bytes) {
     data->cache_smoothed_windows(static_cast<std::int32_t>(options.base.lookback));
     spdlog::debug("keeping the smoothed windows (lookback {}): {:.0f} MB", options.base.lookback, table_bytes / 1e6);

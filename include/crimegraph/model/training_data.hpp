@@ -39,6 +39,11 @@ class TrainingData {
   /// days x nodes x smoothed_width floats (183 MB for the original city): the search's workers
   /// take it, as they train hundreds of trials on the same windows; one training run does not.
   void cache_smoothed_windows(std::int32_t lookback);
+  /// What cache_smoothed_windows would take, in bytes, before it is made.
+  std::size_t smoothed_table_bytes() const {
+    return static_cast<std::size_t>(days_) * static_cast<std::size_t>(nodes_) *
+           static_cast<std::size_t>(smoothed_width()) * sizeof(float);
+  }
   /// Window t's cached summaries (nodes x smoothed_width floats), or null when the cache was
   /// not made for this lookback. Throws DataError as window_begin does.
   const float* cached_smoothed_window(std::int32_t target_day, std::int32_t lookback) const {
