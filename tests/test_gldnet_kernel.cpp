@@ -131,7 +131,9 @@ void check_against_autograd(const Case& c) {
     const double tolerance = 1e-4 * std::max(1.0f, expect.abs().max().item<float>());
     EXPECT_LT((got - expect).abs().max().item<float>(), tolerance) << p.key();
     // A gradient of zeros would pass a loose test: the reference must have something to match.
-    if (p.key().find("weight") != std::string::npos) EXPECT_GT(expect.abs().sum().item<float>(), 0.0f) << p.key();
+    if (p.key().find("weight") != std::string::npos) {
+      EXPECT_GT(expect.abs().sum().item<float>(), 0.0f) << p.key();
+    }
   }
 }
 
