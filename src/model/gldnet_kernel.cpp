@@ -998,7 +998,8 @@ const float* GLDNetKernel::forward(const GLDNetParams& p) {
       if (l > 0) ldn_dense(l, s.ldn_y[l - 1].data(), u, 0, n);
       diffuse(*s.a, s.local.data(), u, y.data(), RowUpdate::AddRelu);
     }
-    if (sparse) nonzero_lanes(y.data(), n, u, s.ldn_nonzero[l].data());
+    // The last layer's mask is read only by backward(), which makes it; validation never does.
+    if (sparse && l + 1 < s.ldn_y.size()) nonzero_lanes(y.data(), n, u, s.ldn_nonzero[l].data());
   }
   dense_forward(s.final_activation().data(), s.final_width(), p.output.weight, p.output.bias, 1, s.prediction.data(), n);
   sigmoid_forward(s.prediction.data(), n);
@@ -1022,6 +1023,7 @@ void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction,
                  diffusion ? s.ldn_y.back().data() : nullptr, n);
   // Diffusion layers from the last, with grad_z = dy [y > 0]: d(x K_local) = A^T dz; the dense
   // maps' backward for all but the first, whose dense part runs with the gated stack on tiles.
+  if (!s.ldn_nonzero.empty()) nonzero_lanes(s.ldn_y.back().data(), n, u, s.ldn_nonzero.back().data());
   for (std::int64_t l = shape.ldn_layers - 1; l >= 0; --l) {
     const auto li = static_cast<std::size_t>(l);
     if (l == 0) {
