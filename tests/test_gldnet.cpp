@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "crimegraph/data/synthetic_city.hpp"
+#include "crimegraph/model/adam.hpp"
 #include "crimegraph/model/gldnet.hpp"
 
 using namespace crimegraph;
@@ -98,4 +99,88 @@ TEST(GLDNet, LossMatchesHandComputation) {
   const double rho = 0.03;
   const double expect = (rho * 0.25 + 2 * 1.9 * 1.9 + 1 * 0.01 + 0.0) / 4;
   EXPECT_NEAR(weighted_squared_error(p, y, rho).item<double>(), expect, 1e-6);
+}
+
+namespace {
+// Runs `steps` Adam steps on copies of the same parameters with the same gradients in
+// LibTorch's Adam and in FusedAdam, then hands both optimizers to `check`.
+template <typename Check>
+void compare_adam(const torch::optim::AdamOptions& options, int steps, Check check) {
+  torch::manual_seed(5);
+  const std::vector<torch::Tensor> start = {torch::randn({7}), torch::randn({3, 5})};
+  std::vector<torch::Tensor> reference, fused;
+  for (const auto& t : start) {
+    reference.push_back(t.clone().requires_grad_());
+    fused.push_back(t.clone().requires_grad_());
+  }
+  torch::optim::Adam adam(reference, options);
+  FusedAdam fused_adam(fused, options);
+  for (int k = 0; k < steps; ++k) {
+    for (std::size_t i = 0; i < start.size(); ++i) {
+      // Gradients of both signs and of very different sizes, as late in training.
+      const auto g = torch::randn(start[i].sizes()) * std::pow(10.0, (k % 5) - 3);
+      reference[i].mutable_grad() = g.clone();
+      fused[i].mutable_grad() = g.clone();
+    }
+    adam.step();
+    fused_adam.step();
+  }
+  check(adam, fused_adam, reference, fused);
+}
+
+void expect_close(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-6)) << "parameter " << i << "\n" << a[i] << "\n" << b[i];
+  }
+}
+}  // namespace
+
+TEST(FusedAdam, StepsAsLibTorchAdam) {
+  for (const auto& options : {torch::optim::AdamOptions(0.01),
+                              torch::optim::AdamOptions(0.003).betas({0.8, 0.99}).eps(1e-6),
+                              torch::optim::AdamOptions(0.01).weight_decay(0.1).amsgrad(true)}) {
+    compare_adam(options, 40, [](auto&, auto&, const std::vector<torch::Tensor>& reference,
+                                  const std::vector<torch::Tensor>& fused) {
+      // 40 steps of lr 0.01 move every element: equal values cannot mean "nothing happened".
+      EXPECT_GT((reference[0] - torch::zeros({7})).abs().sum().item<float>(), 0.0f);
+      expect_close(reference, fused);
+    });
+  }
+}
+
+TEST(FusedAdam, CheckpointsAreAdamCheckpoints) {
+  compare_adam(torch::optim::AdamOptions(0.01), 10, [](auto& adam, auto& fused_adam, auto& reference, auto& fused) {
+    // Each optimizer's state, saved, loads into the other kind on fresh copies of the
+    // parameters; ten more steps then agree, which they would not if a moment were lost.
+    auto swap_state = [](const torch::optim::Optimizer& from, torch::optim::Optimizer& to) {
+      torch::serialize::OutputArchive out;
+      from.save(out);
+      std::ostringstream os;
+      out.save_to(os);
+      torch::serialize::InputArchive in;
+      std::istringstream is(os.str());
+      in.load_from(is);
+      to.load(in);
+    };
+    std::vector<torch::Tensor> a, b;
+    for (std::size_t i = 0; i < reference.size(); ++i) {
+      a.push_back(reference[i].detach().clone().requires_grad_());
+      b.push_back(fused[i].detach().clone().requires_grad_());
+    }
+    FusedAdam fused_from_adam(a, torch::optim::AdamOptions(0.01));
+    torch::optim::Adam adam_from_fused(b, torch::optim::AdamOptions(0.01));
+    swap_state(adam, fused_from_adam);
+    swap_state(fused_adam, adam_from_fused);
+    torch::manual_seed(9);
+    for (int k = 0; k < 10; ++k) {
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        const auto g = torch::randn(a[i].sizes()) * 0.01;
+        a[i].mutable_grad() = g.clone();
+        b[i].mutable_grad() = g.clone();
+      }
+      fused_from_adam.step();
+      adam_from_fused.step();
+    }
+    expect_close(a, b);
+  });
 }

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "crimegraph/error.hpp"
+#include "crimegraph/model/adam.hpp"
 #include "crimegraph/model/gldnet.hpp"
 
 namespace crimegraph {
@@ -34,7 +35,7 @@ struct Trainer::Impl {
   BatchIterator batches;
   std::vector<float> smoothing_weights;  // [scales][lookback]
   GLDNet model{nullptr};
-  std::unique_ptr<torch::optim::Adam> optimizer;
+  std::unique_ptr<FusedAdam> optimizer;
   std::int32_t epoch = 0;
   std::int64_t step = 0;
   TrialStatus status = TrialStatus::Ok;
@@ -66,8 +67,7 @@ struct Trainer::Impl {
     shape.ldn_units = h.num_ldn_hidden_units;
     model = GLDNet(shape, std::make_shared<const GraphDiffusion>(data->adjacency()));
     smoothing_weights = TrainingData::smoothing_weights(h.lookback);
-    optimizer = std::make_unique<torch::optim::Adam>(model->parameters(),
-                                                     torch::optim::AdamOptions(h.initial_learning_rate));
+    optimizer = std::make_unique<FusedAdam>(model->parameters(), torch::optim::AdamOptions(h.initial_learning_rate));
   }
 
   double learning_rate() const {
