@@ -155,6 +155,16 @@ TEST(GLDNetKernel, SparseDiffusionMapsMatchAutograd) {
   check_against_autograd({make_shape(12, 0, 8, 2, 16), 7, true});
 }
 
+// Gated layers of 8 and 16 units skip the zero vectors of their inputs and of their outputs'
+// gradients: several layers (the maps between them are the sparse ones), inputs of 12 (the
+// first layer's weight gradients sparse too) and of 8 (dense), quiet nodes and not.
+TEST(GLDNetKernel, SparseGatedMapsMatchAutograd) {
+  check_against_autograd({make_shape(12, 3, 16, 1, 4), 16, true});
+  check_against_autograd({make_shape(12, 4, 8, 2, 2), 19, true});
+  check_against_autograd({make_shape(8, 2, 16, 0, 4), 16, true});
+  check_against_autograd({make_shape(12, 2, 16, 1, 16), 13});
+}
+
 TEST(GLDNetKernel, WithoutGatedLayersMatchesAutograd) { check_against_autograd({make_shape(12, 0, 8, 2, 2), 9}); }
 
 TEST(GLDNetKernel, WithoutDiffusionLayersMatchesAutograd) { check_against_autograd({make_shape(12, 2, 4, 0, 4), 3}); }

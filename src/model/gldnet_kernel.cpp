@@ -20,6 +20,11 @@ namespace {
 
 constexpr int kLanes = GLDNetKernel::kLanes;
 
+// The per-node stages (the gated stack and the first diffusion layer's two dense maps) run on
+// tiles of nodes, so that one layer's output is still in L1/L2 when the next reads it; the
+// group's full activations (megabytes) would otherwise make every layer a pass through L3.
+constexpr int kTileNodes = 32;
+
 // A vector of one value per window of the group. GCC lowers it to zmm, ymm or xmm registers
 // according to the clone being compiled. The alignment is explicit because the implied one
 // follows the compiling target (16 bytes for baseline x86-64), while the AVX-512 clone's
@@ -564,6 +569,37 @@ CG_INLINE void sparse_weight_gradient_block(const Lanes* __restrict x, const Lan
   }
 }
 
+// dxn[i] = sum_o w[o][i] dzn[o] (+ sum_o w2[o][i] dz2n[o] with Pair) where xn[i] > 0, 0
+// elsewhere, over the non-zero dz (dz_nonzero, dz2_nonzero; Out = popcount range up to 32)
+// and in chunks of 8 inputs, skipped where x is zero: the sparse input_gradient_row<In, Pair>
+// for an input that is a ReLU output (x), whose gradient is not needed where it is zero.
+template <int In, bool Pair>
+CG_INLINE void sparse_input_gradient_row(const Lanes* __restrict xn, std::uint32_t x_nonzero,
+                                         const Lanes* __restrict dzn, std::uint32_t dz_nonzero,
+                                         const float* __restrict w, const Lanes* __restrict dz2n,
+                                         std::uint32_t dz2_nonzero, const float* __restrict w2,
+                                         Lanes* __restrict dxn) {
+  constexpr int kChunk = In < 8 ? In : 8;
+  for (int i0 = 0; i0 < In; i0 += kChunk) {
+    Lanes acc[kChunk] = {};
+    if ((x_nonzero >> i0) & ((1u << kChunk) - 1)) {
+      CG_EACH_BIT(o, dz_nonzero) {
+        const Lanes d = dzn[o];
+        const float* wo = w + o * In + i0;
+        for (int i = 0; i < kChunk; ++i) acc[i] += wo[i] * d;
+      }
+      if constexpr (Pair) {
+        CG_EACH_BIT(o, dz2_nonzero) {
+          const Lanes d = dz2n[o];
+          const float* wo = w2 + o * In + i0;
+          for (int i = 0; i < kChunk; ++i) acc[i] += wo[i] * d;
+        }
+      }
+    }
+    for (int i = 0; i < kChunk; ++i) dxn[i0 + i] = masked(acc[i], xn, i0 + i);
+  }
+}
+
 // The backward pass of a diffusion layer's maps: dz2 = A^T dz, both maps' weight gradients,
 // and the input's gradient dx[n][i] = sum_o w[o][i] dz[n][o] + sum_o w2[o][i] dz2[n][o] where
 // x[n][i] > 0 (x is the previous layer's ReLU output, so dx is zero wherever x is). dz2 is
@@ -576,7 +612,6 @@ CG_INLINE void sparse_pair_backward_fixed(const Lanes* __restrict x, const std::
                                           Lanes* __restrict gw, Lanes* __restrict gb, const float* __restrict w2,
                                           Lanes* __restrict gw2, Lanes* __restrict dx, int nodes) {
   constexpr int kBlock = 32;  // at 16 units, 32 KB of x rows and as much of dz2: in cache while every output passes
-  constexpr int kChunk = In < 8 ? In : 8;
   Lanes dz2[kBlock * Out];
   std::uint32_t dz2_nonzero[kBlock];
   for (int n0 = 0; n0 < nodes; n0 += kBlock) {
@@ -588,26 +623,10 @@ CG_INLINE void sparse_pair_backward_fixed(const Lanes* __restrict x, const std::
                                                   gb, n1 - n0);
     sparse_weight_gradient_block<In, Out, kBlock>(xb, dz2, dz2_nonzero, gw2, nullptr, n1 - n0);
     for (int n = n0; n < n1; ++n) {
-      const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * In;
-      const Lanes* dzn = dz + static_cast<std::ptrdiff_t>(n) * Out;
-      const Lanes* dz2n = dz2 + static_cast<std::ptrdiff_t>(n - n0) * Out;
-      Lanes* dxn = dx + static_cast<std::ptrdiff_t>(n) * In;
-      for (int i0 = 0; i0 < In; i0 += kChunk) {
-        Lanes acc[kChunk] = {};
-        if ((x_nonzero[n] >> i0) & ((1u << kChunk) - 1)) {
-          CG_EACH_BIT(o, dz_nonzero[n]) {
-            const Lanes d = dzn[o];
-            const float* wo = w + o * In + i0;
-            for (int i = 0; i < kChunk; ++i) acc[i] += wo[i] * d;
-          }
-          CG_EACH_BIT(o, dz2_nonzero[n - n0]) {
-            const Lanes d = dz2n[o];
-            const float* wo = w2 + o * In + i0;
-            for (int i = 0; i < kChunk; ++i) acc[i] += wo[i] * d;
-          }
-        }
-        for (int i = 0; i < kChunk; ++i) dxn[i0 + i] = masked(acc[i], xn, i0 + i);
-      }
+      const auto row = static_cast<std::ptrdiff_t>(n) * In;
+      sparse_input_gradient_row<In, true>(x + row, x_nonzero[n], dz + static_cast<std::ptrdiff_t>(n) * Out,
+                                          dz_nonzero[n], w, dz2 + static_cast<std::ptrdiff_t>(n - n0) * Out,
+                                          dz2_nonzero[n - n0], w2, dx + row);
     }
   }
 }
@@ -637,6 +656,73 @@ CG_CLONES void sparse_pair_backward(const Lanes* __restrict x, const std::uint32
                                               nodes);
   }
   throw std::logic_error("sparse_pair_backward: units");
+}
+
+// The gated stack's sparse maps, for the same widths. A gated layer's output y = relu(a) s is
+// as sparse as a diffusion layer's (47-63% of the lane vectors all zero in the layers of a
+// 3 x 16 stack, in its first epochs); where y is zero, so are both halves of the gradient of
+// its pre-activation z = [a | b]. The forward pass and the input
+// gradients add the dense maps' non-zero terms in their order; the weight gradients sum per
+// output over the listed nodes of a tile.
+
+// z[n] = [x W_a^T + b_a | x W_b^T + b_b] over x's non-zero inputs: the fused map in two halves
+// of H outputs, each kept in registers (2H = 32 sums and the inputs would not fit).
+template <int H>
+CG_INLINE void sparse_gated_map_fixed(const Lanes* __restrict x, const std::uint32_t* __restrict x_nonzero,
+                                      const float* __restrict w, const float* __restrict b, Lanes* __restrict z,
+                                      int nodes) {
+  for (int n = 0; n < nodes; ++n) {
+    const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * H;
+    Lanes* zn = z + static_cast<std::ptrdiff_t>(n) * 2 * H;
+    sparse_row<H, H>(xn, x_nonzero[n], w, b, zn);
+    sparse_row<H, H>(xn, x_nonzero[n], w + H * H, b + H, zn + H);
+  }
+}
+
+// The fused map's backward pass on a tile: weight gradients over the nodes where y (hence dz)
+// is not zero, and, when In == H (x is the previous gated layer's y), the input gradient where
+// x is not zero; gated_backward needs it nowhere else.
+template <int In, int H>
+CG_INLINE void sparse_gated_map_backward_fixed(const Lanes* __restrict x, const std::uint32_t* __restrict x_nonzero,
+                                               const Lanes* __restrict dz, const std::uint32_t* __restrict y_nonzero,
+                                               const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
+                                               Lanes* __restrict dx, int nodes) {
+  std::uint32_t dz_nonzero[kTileNodes];
+  for (int n = 0; n < nodes; ++n) dz_nonzero[n] = y_nonzero[n] | (y_nonzero[n] << H);
+  sparse_weight_gradient_block<In, 2 * H, kTileNodes>(x, dz, dz_nonzero, gw, gb, nodes);
+  if constexpr (In == H) {
+    if (!dx) return;
+    for (int n = 0; n < nodes; ++n) {
+      const auto row = static_cast<std::ptrdiff_t>(n) * In;
+      sparse_input_gradient_row<In, false>(x + row, x_nonzero[n], dz + static_cast<std::ptrdiff_t>(n) * 2 * H,
+                                           dz_nonzero[n], w, nullptr, 0, nullptr, dx + row);
+    }
+  }
+}
+
+CG_CLONES void sparse_gated_map(const Lanes* __restrict x, const std::uint32_t* __restrict x_nonzero, int h,
+                                const float* __restrict w, const float* __restrict b, Lanes* __restrict z, int nodes) {
+  if (h == 8) return sparse_gated_map_fixed<8>(x, x_nonzero, w, b, z, nodes);
+  if (h == 16) return sparse_gated_map_fixed<16>(x, x_nonzero, w, b, z, nodes);
+  throw std::logic_error("sparse_gated_map: units");
+}
+
+// False (nothing done) for input widths without a sparse version: the caller runs the dense map.
+CG_CLONES bool sparse_gated_map_backward(const Lanes* __restrict x, const std::uint32_t* __restrict x_nonzero, int in,
+                                         const Lanes* __restrict dz, const std::uint32_t* __restrict y_nonzero, int h,
+                                         const float* __restrict w, Lanes* __restrict gw, Lanes* __restrict gb,
+                                         Lanes* __restrict dx, int nodes) {
+  if (nodes > kTileNodes) throw std::logic_error("sparse_gated_map_backward: more nodes than a tile");
+  auto run = [&](auto fn) {
+    fn(x, x_nonzero, dz, y_nonzero, w, gw, gb, dx, nodes);
+    return true;
+  };
+  if (h == 8 && in == 8) return run(sparse_gated_map_backward_fixed<8, 8>);
+  if (h == 16 && in == 16) return run(sparse_gated_map_backward_fixed<16, 16>);
+  // The first gated layer's input, the smoothed windows of 3 channels, has no input gradient.
+  if (!dx && h == 8 && in == 12) return run(sparse_gated_map_backward_fixed<12, 8>);
+  if (!dx && h == 16 && in == 12) return run(sparse_gated_map_backward_fixed<12, 16>);
+  return false;
 }
 
 // y = relu(a) * sigmoid(b) for z = [a | b]; keeps y and the gate s = sigmoid(b), all the
@@ -826,11 +912,6 @@ void reduce_lanes(const LaneBuffer& acc, float* out, bool add) {
 
 }  // namespace
 
-// The per-node stages (the gated stack and the first diffusion layer's two dense maps) run on
-// tiles of nodes, so that one layer's output is still in L1/L2 when the next reads it; the
-// group's full activations (megabytes) would otherwise make every layer a pass through L3.
-constexpr int kTileNodes = 32;
-
 // Gradient accumulators, one lane vector per parameter element.
 struct GLDNetGradients::Sums {
   std::vector<LaneBuffer> g_gated_w, g_gated_b, g_self_w, g_self_b, g_local_w;
@@ -975,14 +1056,24 @@ const float* GLDNetKernel::forward(const GLDNetParams& p) {
     dense_pair_forward(x, in, p.ldn_self[l].weight, p.ldn_self[l].bias, p.ldn_local[l].weight, u,
                        rows(s.ldn_y[l], t0, u), rows(s.local, t0, u), count);
   };
+  const bool sparse_gated = sparse_units(h);
+  std::uint32_t x_nonzero[kTileNodes];  // the tile's gated output's non-zero vectors, when sparse_gated
   for (int t0 = 0; t0 < n; t0 += kTileNodes) {
     const int count = std::min(kTileNodes, n - t0);
     const Lanes* x = rows(s.input, t0, inputs);
     int in = inputs;
     for (std::size_t l = 0; l < static_cast<std::size_t>(shape.gated_layers); ++l) {
       Lanes* y = rows(s.gated_y[l], t0, h);
-      dense_forward(x, in, p.gated[l].weight, p.gated[l].bias, 2 * h, s.tile_z.data(), count);
-      gated_forward(s.tile_z.data(), h, y, rows(s.gated_s[l], t0, h), count);
+      Lanes* gate = rows(s.gated_s[l], t0, h);
+      if (sparse_gated && l > 0) {
+        sparse_gated_map(x, x_nonzero, h, p.gated[l].weight, p.gated[l].bias, s.tile_z.data(), count);
+      } else {
+        dense_forward(x, in, p.gated[l].weight, p.gated[l].bias, 2 * h, s.tile_z.data(), count);
+      }
+      gated_forward(s.tile_z.data(), h, y, gate, count);
+      // The mask costs a read of the tile's y, still in cache. Skipping the sigmoid where y is
+      // zero saved nothing: the pass is bound by its stores of y and the gate, not the arithmetic.
+      if (sparse_gated) nonzero_lanes(y, count, h, x_nonzero);
       x = y;
       in = h;
     }
@@ -1044,7 +1135,7 @@ void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction,
     }
     std::swap(s.grad_z, s.grad_in);
   }
-  const bool gated = shape.gated_layers > 0;
+  const bool gated = shape.gated_layers > 0, sparse_gated = sparse_units(h);
   const int first_width = s.width_after_gated();
   for (int t0 = 0; t0 < n; t0 += kTileNodes) {
     const int count = std::min(kTileNodes, n - t0);
@@ -1062,14 +1153,25 @@ void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction,
     } else {
       std::copy_n(rows(s.grad_out, t0, first_width), static_cast<std::ptrdiff_t>(count) * first_width, grad_out);
     }
+    // With sparse_gated, the non-zero vectors of the current layer's output and of its input.
+    std::uint32_t nonzero_masks[2][kTileNodes];
+    std::uint32_t* y_nonzero = nonzero_masks[0];
+    std::uint32_t* x_nonzero = nonzero_masks[1];
+    if (sparse_gated && gated) nonzero_lanes(rows(s.gated_y.back(), t0, h), count, h, y_nonzero);
     for (std::int64_t l = shape.gated_layers - 1; l >= 0; --l) {
       const auto li = static_cast<std::size_t>(l);
       const int in = l == 0 ? inputs : h;
       const Lanes* x = l == 0 ? rows(s.input, t0, inputs) : rows(s.gated_y[li - 1], t0, h);
+      Lanes* dx = l > 0 ? grad_in : nullptr;
       gated_backward(rows(s.gated_y[li], t0, h), rows(s.gated_s[li], t0, h), h, grad_out, dz, count);
-      dense_backward(x, in, dz, 2 * h, p.gated[li].weight, g.g_gated_w[li].data(), g.g_gated_b[li].data(),
-                     l > 0 ? grad_in : nullptr, false, nullptr, count);
+      if (sparse_gated && l > 0) nonzero_lanes(x, count, h, x_nonzero);
+      if (!sparse_gated || !sparse_gated_map_backward(x, x_nonzero, in, dz, y_nonzero, h, p.gated[li].weight,
+                                                      g.g_gated_w[li].data(), g.g_gated_b[li].data(), dx, count)) {
+        dense_backward(x, in, dz, 2 * h, p.gated[li].weight, g.g_gated_w[li].data(), g.g_gated_b[li].data(), dx,
+                       false, nullptr, count);
+      }
       std::swap(grad_out, grad_in);
+      std::swap(y_nonzero, x_nonzero);
     }
   }
 }
