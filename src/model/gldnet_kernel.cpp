@@ -569,10 +569,10 @@ CG_INLINE void sparse_weight_gradient_block(const Lanes* __restrict x, const Lan
   }
 }
 
-// dxn[i] = sum_o w[o][i] dzn[o] (+ sum_o w2[o][i] dz2n[o] with Pair) where xn[i] > 0, 0
-// elsewhere, over the non-zero dz (dz_nonzero, dz2_nonzero; Out = popcount range up to 32)
-// and in chunks of 8 inputs, skipped where x is zero: the sparse input_gradient_row<In, Pair>
-// for an input that is a ReLU output (x), whose gradient is not needed where it is zero.
+// dxn[i] = sum_o w[o][i] dzn[o] (+ sum_o w2[o][i] dz2n[o] with Pair) where xn[i] > 0, and 0
+// elsewhere: input_gradient_row<In, Pair> for an input that is a ReLU output, summed over the
+// outputs whose dz is not zero (bits of dz_nonzero, dz2_nonzero: up to 32 outputs), in chunks
+// of 8 inputs, a chunk skipped where x is all zero.
 template <int In, bool Pair>
 CG_INLINE void sparse_input_gradient_row(const Lanes* __restrict xn, std::uint32_t x_nonzero,
                                          const Lanes* __restrict dzn, std::uint32_t dz_nonzero,
@@ -661,9 +661,8 @@ CG_CLONES void sparse_pair_backward(const Lanes* __restrict x, const std::uint32
 // The gated stack's sparse maps, for the same widths. A gated layer's output y = relu(a) s is
 // as sparse as a diffusion layer's (47-63% of the lane vectors all zero in the layers of a
 // 3 x 16 stack, in its first epochs); where y is zero, so are both halves of the gradient of
-// its pre-activation z = [a | b]. The forward pass and the input
-// gradients add the dense maps' non-zero terms in their order; the weight gradients sum per
-// output over the listed nodes of a tile.
+// its pre-activation z = [a | b]. The forward map and the input gradient add the dense maps'
+// non-zero terms in their order; the weight gradients sum per output over a tile's listed nodes.
 
 // z[n] = [x W_a^T + b_a | x W_b^T + b_b] over x's non-zero inputs: the fused map in two halves
 // of H outputs, each kept in registers (2H = 32 sums and the inputs would not fit).
@@ -1071,8 +1070,9 @@ const float* GLDNetKernel::forward(const GLDNetParams& p) {
         dense_forward(x, in, p.gated[l].weight, p.gated[l].bias, 2 * h, s.tile_z.data(), count);
       }
       gated_forward(s.tile_z.data(), h, y, gate, count);
-      // The mask costs a read of the tile's y, still in cache. Skipping the sigmoid where y is
-      // zero saved nothing: the pass is bound by its stores of y and the gate, not the arithmetic.
+      // The mask costs a read of the tile's y, still in cache. Taking the sigmoid only where y
+      // is not zero was tried and saved nothing at half density (microbenchmark: the extra
+      // rectifying pass, mask and scattered stores cost what the skipped sigmoids saved).
       if (sparse_gated) nonzero_lanes(y, count, h, x_nonzero);
       x = y;
       in = h;
