@@ -18,6 +18,14 @@ torch::Tensor FusedAdam::step(LossClosure closure) {
   for (const auto& group : param_groups()) {
     for (const auto& p : group.params()) {
       if (p.grad().defined() && !(plain_float(p) && plain_float(p.grad()))) return Adam::step(std::move(closure));
+      // State read from elsewhere (a checkpoint) must be plain too: the loop indexes it directly.
+      const auto found = state().find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      if (found != state().end()) {
+        const auto& st = static_cast<const torch::optim::AdamParamState&>(*found->second);
+        const bool plain = plain_float(st.exp_avg()) && plain_float(st.exp_avg_sq()) &&
+                           (!st.max_exp_avg_sq().defined() || plain_float(st.max_exp_avg_sq()));
+        if (!plain) return Adam::step(std::move(closure));
+      }
     }
   }
   torch::NoGradGuard no_grad;
