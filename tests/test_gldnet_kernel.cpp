@@ -27,7 +27,7 @@ struct Case {
   int windows;
   // Lane vectors that are zero in every window, as in training, where the kernel's sparse
   // diffusion maps (8 and 16 units) skip them: a diffusion unit switched off everywhere, and
-  // nodes whose windows are all alike or all empty.
+  // nodes whose windows are all alike or all empty; half the last gated layer's units off.
   bool quiet = false;
 };
 
@@ -68,6 +68,12 @@ void check_against_autograd(const Case& c) {
     if (c.quiet) {
       for (auto& p : net->named_parameters())
         if (p.key().find("self.bias") != std::string::npos) p.value()[0] = -5.0;
+      // The first half of the last gated layer's units off everywhere while the layer below has
+      // them on: the gated maps' masks must be each layer's own.
+      if (c.shape.gated_layers > 0) {
+        const auto last = "gated." + std::to_string(c.shape.gated_layers - 1) + ".fused.bias";
+        net->named_parameters()[last].slice(0, 0, c.shape.gated_units / 2).fill_(-50.0);
+      }
     }
   }
   auto x = torch::rand({n, c.windows, in}) * 2.0;

@@ -948,6 +948,9 @@ struct GLDNetKernel::State {
   // Activations, [node][width] lane vectors.
   LaneBuffer input;
   std::vector<LaneBuffer> gated_y, gated_s;  // [H]: the outputs and the gates, per gated layer
+  // Which of gated_y's vectors are not all zero, per layer, when its width takes the sparse maps:
+  // made by forward() for the next layer's map and kept for backward()'s.
+  std::vector<std::vector<std::uint32_t>> gated_nonzero;
   LaneBuffer tile_z;                         // [2H]: a gated layer's pre-activations on one tile
   std::vector<LaneBuffer> ldn_y;             // [units] per diffusion layer
   // Which of ldn_y's vectors are not all zero (nonzero_lanes), per layer, for the sparse maps;
@@ -990,6 +993,9 @@ GLDNetKernel::GLDNetKernel(const GLDNetShape& shape, const SparseAdjacency& forw
     s.gated_y.emplace_back(n * h);
     s.gated_s.emplace_back(n * h);
     widest = std::max(widest, 2 * h);
+  }
+  if (sparse_units(static_cast<int>(h))) {
+    s.gated_nonzero.assign(static_cast<std::size_t>(shape.gated_layers), std::vector<std::uint32_t>(n));
   }
   for (std::int64_t l = 0; l < shape.ldn_layers; ++l) s.ldn_y.emplace_back(n * u);
   if (sparse_units(static_cast<int>(u)) && shape.ldn_layers > 1) {
@@ -1055,8 +1061,7 @@ const float* GLDNetKernel::forward(const GLDNetParams& p) {
     dense_pair_forward(x, in, p.ldn_self[l].weight, p.ldn_self[l].bias, p.ldn_local[l].weight, u,
                        rows(s.ldn_y[l], t0, u), rows(s.local, t0, u), count);
   };
-  const bool sparse_gated = sparse_units(h);
-  std::uint32_t x_nonzero[kTileNodes];  // the tile's gated output's non-zero vectors, when sparse_gated
+  const bool sparse_gated = !s.gated_nonzero.empty();
   for (int t0 = 0; t0 < n; t0 += kTileNodes) {
     const int count = std::min(kTileNodes, n - t0);
     const Lanes* x = rows(s.input, t0, inputs);
@@ -1065,7 +1070,8 @@ const float* GLDNetKernel::forward(const GLDNetParams& p) {
       Lanes* y = rows(s.gated_y[l], t0, h);
       Lanes* gate = rows(s.gated_s[l], t0, h);
       if (sparse_gated && l > 0) {
-        sparse_gated_map(x, x_nonzero, h, p.gated[l].weight, p.gated[l].bias, s.tile_z.data(), count);
+        sparse_gated_map(x, s.gated_nonzero[l - 1].data() + t0, h, p.gated[l].weight, p.gated[l].bias,
+                         s.tile_z.data(), count);
       } else {
         dense_forward(x, in, p.gated[l].weight, p.gated[l].bias, 2 * h, s.tile_z.data(), count);
       }
@@ -1073,7 +1079,7 @@ const float* GLDNetKernel::forward(const GLDNetParams& p) {
       // The mask costs a read of the tile's y, still in cache. Taking the sigmoid only where y
       // is not zero was tried and saved nothing at half density (microbenchmark: the extra
       // rectifying pass, mask and scattered stores cost what the skipped sigmoids saved).
-      if (sparse_gated) nonzero_lanes(y, count, h, x_nonzero);
+      if (sparse_gated) nonzero_lanes(y, count, h, s.gated_nonzero[l].data() + t0);
       x = y;
       in = h;
     }
@@ -1135,7 +1141,7 @@ void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction,
     }
     std::swap(s.grad_z, s.grad_in);
   }
-  const bool gated = shape.gated_layers > 0, sparse_gated = sparse_units(h);
+  const bool gated = shape.gated_layers > 0, sparse_gated = gated && !s.gated_nonzero.empty();
   const int first_width = s.width_after_gated();
   for (int t0 = 0; t0 < n; t0 += kTileNodes) {
     const int count = std::min(kTileNodes, n - t0);
@@ -1153,25 +1159,21 @@ void GLDNetKernel::backward(const GLDNetParams& p, const float* grad_prediction,
     } else {
       std::copy_n(rows(s.grad_out, t0, first_width), static_cast<std::ptrdiff_t>(count) * first_width, grad_out);
     }
-    // With sparse_gated, the non-zero vectors of the current layer's output and of its input.
-    std::uint32_t nonzero_masks[2][kTileNodes];
-    std::uint32_t* y_nonzero = nonzero_masks[0];
-    std::uint32_t* x_nonzero = nonzero_masks[1];
-    if (sparse_gated && gated) nonzero_lanes(rows(s.gated_y.back(), t0, h), count, h, y_nonzero);
     for (std::int64_t l = shape.gated_layers - 1; l >= 0; --l) {
       const auto li = static_cast<std::size_t>(l);
       const int in = l == 0 ? inputs : h;
       const Lanes* x = l == 0 ? rows(s.input, t0, inputs) : rows(s.gated_y[li - 1], t0, h);
       Lanes* dx = l > 0 ? grad_in : nullptr;
       gated_backward(rows(s.gated_y[li], t0, h), rows(s.gated_s[li], t0, h), h, grad_out, dz, count);
-      if (sparse_gated && l > 0) nonzero_lanes(x, count, h, x_nonzero);
+      // forward()'s masks of this layer's output and (above layer 0) of its input.
+      const std::uint32_t* y_nonzero = sparse_gated ? s.gated_nonzero[li].data() + t0 : nullptr;
+      const std::uint32_t* x_nonzero = sparse_gated && l > 0 ? s.gated_nonzero[li - 1].data() + t0 : nullptr;
       if (!sparse_gated || !sparse_gated_map_backward(x, x_nonzero, in, dz, y_nonzero, h, p.gated[li].weight,
                                                       g.g_gated_w[li].data(), g.g_gated_b[li].data(), dx, count)) {
         dense_backward(x, in, dz, 2 * h, p.gated[li].weight, g.g_gated_w[li].data(), g.g_gated_b[li].data(), dx,
                        false, nullptr, count);
       }
       std::swap(grad_out, grad_in);
-      std::swap(y_nonzero, x_nonzero);
     }
   }
 }
