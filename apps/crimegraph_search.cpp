@@ -28,7 +28,11 @@ namespace {
 const char* kUsage =
     "Usage: mpirun -n RANKS crimegraph-search --job JOB.ini [options]\n"
     "Rank 0 plans Hyperband brackets and records results; ranks 1.. train GLDNet trials.\n"
-    "Options on the command line override the job file. --dry-run prints the plan and exits.";
+    "Options on the command line override the job file. --dry-run prints the plan and exits.\n"
+    "--resume continues a search that was stopped part way (e.g. a preempted Slurm job).";
+
+// A search stopped before its end (--stop-after-trials): BSD's EX_TEMPFAIL, "try again later".
+constexpr int kExitStopped = 75;
 
 struct Job {
   std::string name, job_path, job_text, dataset, space_path, out, objective, synthetic_graph;
@@ -42,6 +46,8 @@ struct Job {
   HitRateOptions hit_rate;
   Hyperparameters base;
   bool dry_run = false;
+  bool resume = false;
+  std::int64_t stop_after_trials = 0;
   std::string log_level;
 };
 
@@ -91,6 +97,10 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       ("hit-rate", po::value<std::string>()->default_value("day-mean"), "day-mean, event-weighted or street-length")
       ("progress-seconds", po::value<double>()->default_value(5.0), "seconds between progress lines")
       ("out", po::value<std::string>(), "results file (default results/NAME.h5)")
+      ("resume", "continue the unfinished search at --out (after a preemption or a crash): its finished trials "
+                 "are kept, the others run again; without one, start it (a finished search is left alone)")
+      ("stop-after-trials", po::value<std::int64_t>()->default_value(0),
+       "for testing --resume: stop as if preempted after this many finished trials (0: never)")
       ("dry-run", "print the plan and exit, without MPI or training");
   add_hyperparameter_options(desc);
   po::variables_map vm;
@@ -157,6 +167,9 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.base = hyperparameters_from(vm);
     job.out = vm.count("out") ? vm["out"].as<std::string>() : "results/" + job.name + ".h5";
     job.dry_run = vm.count("dry-run") > 0;
+    job.resume = vm.count("resume") > 0;
+    job.stop_after_trials = vm["stop-after-trials"].as<std::int64_t>();
+    if (job.stop_after_trials < 0) throw ConfigError("--stop-after-trials must not be negative");
     if (job.synthetic_nodes < 2 || job.synthetic_days < 2) throw ConfigError("the synthetic city is too small");
     job.log_level = vm["log-level"].as<std::string>();
     setup_logging(job.log_level);  // validates the level now; set again with the rank once MPI is up
@@ -289,6 +302,19 @@ int run(int argc, char** argv) {
     settings.final_epochs = job.final_epochs;
     settings.progress_seconds = job.progress_seconds;
     settings.results_path = job.out;
+    settings.stop_after_trials = job.stop_after_trials;
+    if (job.resume) {
+      const std::string partial = job.out + ".partial";
+      if (fs::exists(partial)) {
+        settings.resume = true;
+      } else if (fs::exists(job.out)) {
+        std::cout << "nothing to resume: the search is complete: " << job.out << "\n";
+        if (mpi.size() > 1) make_mpi_worker_pool(transport, mpi.size() - 1)->shutdown();
+        return 0;
+      } else {
+        spdlog::info("nothing to resume at {}: starting the search", partial);
+      }
+    }
     auto& m = settings.metadata;
     m.name = job.name;
     m.job_text = job.job_text;
@@ -312,6 +338,15 @@ int run(int argc, char** argv) {
     } else {
       auto pool = make_mpi_worker_pool(transport, mpi.size() - 1);
       summary = run_search(settings, *pool);
+    }
+    if (summary.stopped) {
+      std::cout << fmt::format("\nsearch '{}' stopped after {} of {} trials as asked; resume it with --resume: {}\n",
+                               job.name, summary.completed, summary.planned, summary.results_path + ".partial");
+      return kExitStopped;
+    }
+    if (summary.resumed > 0) {
+      std::cout << fmt::format("\nresumed: {} trials were finished before, {} ran now\n", summary.resumed,
+                               summary.completed - summary.resumed);
     }
     print_summary(summary, job);
     return 0;

@@ -107,22 +107,93 @@ std::unique_ptr<WorkerPool> make_in_process_pool(Objective& objective) {
 SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   const auto t0 = Clock::now();
   HyperbandScheduler scheduler(settings.hyperband, settings.space, settings.seed, settings.ranking);
-  ResultsWriter results(settings.results_path, settings.metadata, settings.space);
+  ResultsWriter results(settings.results_path, settings.metadata, settings.space,
+                        settings.resume ? ResultsOpen::Resume : ResultsOpen::Create);
   SearchSummary summary;
   summary.planned = scheduler.planned();
   summary.results_path = settings.results_path;
+
+  TrialSpec best_spec;
+  // Everything a finished trial changes, whether it just finished or a resumed search found it
+  // in the file (then it is already written, and logged by the run that ran it).
+  auto record = [&](const TrialSpec& spec, const TrialOutcome& outcome, bool fresh) {
+    const bool ok = outcome.status == TrialStatus::Ok && !outcome.epochs.empty();
+    const double score = settings.ranking == Ranking::BestEpoch ? outcome.best_hit_rate() : outcome.last_hit_rate();
+    scheduler.report({spec.id, ok, score, outcome.last_hit_rate(), outcome.checkpoint});
+    if (fresh) {
+      results.add_trial(spec, outcome, ok ? score : std::nan(""));
+      // A trial that reached max_epochs is never promoted: only the others' states are kept.
+      if (ok && spec.end_epoch < settings.hyperband.max_epochs) results.add_checkpoint(spec.id, outcome.checkpoint);
+      if (!ok) {
+        spdlog::warn("trial {} {} on worker {}: {}", spec.id, trial_status_name(outcome.status), outcome.worker,
+                     outcome.message.empty() ? "no epoch finished" : outcome.message);
+      }
+    }
+    if (ok && (summary.best_trial < 0 || score > summary.best_score ||
+               (score == summary.best_score && spec.id < summary.best_trial))) {
+      summary.best_trial = spec.id;
+      summary.best_score = score;
+      summary.best_config = spec.config;
+      best_spec = spec;
+      if (fresh) results.set_best(spec, score, outcome.checkpoint);
+    }
+  };
+
+  // A resumed search replays the file: the scheduler hands out its trials in its own order
+  // (the same whatever the order results arrive in), recorded ones are reported at once, and
+  // the others wait in `pending` to be dispatched first.
+  std::deque<TrialSpec> pending;
+  const auto& recorded = results.recorded();
+  if (!recorded.empty()) {
+    std::size_t replayed = 0;
+    while (auto spec = scheduler.next()) {
+      const auto it = recorded.find(spec->id);
+      if (it == recorded.end()) {
+        pending.push_back(std::move(*spec));
+        continue;
+      }
+      const auto& r = it->second;
+      if (r.parent_id != spec->parent_id || r.config_id != spec->config_id || r.start_epoch != spec->start_epoch ||
+          r.end_epoch != spec->end_epoch) {
+        throw DataError("cannot resume '" + results.partial_path() + "': its trial " + std::to_string(spec->id) +
+                        " is not the one this search plans");
+      }
+      record(*spec, r.outcome, false);
+      ++replayed;
+    }
+    if (replayed != recorded.size()) {
+      throw DataError("cannot resume '" + results.partial_path() + "': " + std::to_string(recorded.size() - replayed) +
+                      " of its trials are not in this search's plan");
+    }
+    for (const auto& spec : pending) {
+      if (spec.parent_id >= 0 && spec.parent_checkpoint.empty()) {
+        throw DataError("cannot resume '" + results.partial_path() + "': the checkpoint of trial " +
+                        std::to_string(spec.parent_id) + " is missing from '" + results.checkpoints_path() + "'");
+      }
+    }
+    summary.resumed = static_cast<std::int64_t>(replayed);
+    spdlog::info("resuming: {} of {} trials were finished ({} epochs), {} failed", replayed, scheduler.planned(),
+                 scheduler.epochs_completed(), scheduler.failed());
+  }
+  const std::int64_t epochs_before = scheduler.epochs_completed();
   spdlog::info("search: {} trials planned ({} epochs), {} worker(s), results in {}", scheduler.planned(),
                scheduler.epochs_planned(), pool.size(), results.partial_path());
 
   std::deque<int> idle;
   for (int w = 1; w <= pool.size(); ++w) idle.push_back(w);
   std::map<int, TrialSpec> running;  // by worker, without checkpoints
-  TrialSpec best_spec;
   double busy_seconds = 0.0;
+  std::int64_t finished_here = 0;
 
   auto dispatch = [&] {
     while (!idle.empty()) {
-      auto spec = scheduler.next();
+      std::optional<TrialSpec> spec;
+      if (!pending.empty()) {
+        spec = std::move(pending.front());
+        pending.pop_front();
+      } else {
+        spec = scheduler.next();
+      }
       if (!spec) break;
       const int w = idle.front();
       idle.pop_front();
@@ -133,7 +204,7 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   };
   auto progress = [&] {
     const double elapsed = seconds_since(t0);
-    const double rate = scheduler.epochs_completed() / std::max(elapsed, 1e-9);
+    const double rate = (scheduler.epochs_completed() - epochs_before) / std::max(elapsed, 1e-9);
     const double eta = (scheduler.epochs_planned() - scheduler.epochs_completed()) / std::max(rate, 1e-12);
     std::string best = summary.best_trial < 0 ? "none yet"
                                               : fmt::format("{:.4f} (trial {}: {})", summary.best_score,
@@ -180,21 +251,13 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
     idle.push_back(event->worker);
     outcome.worker = event->worker;
     busy_seconds += outcome.wall_seconds;
-
-    const bool ok = outcome.status == TrialStatus::Ok && !outcome.epochs.empty();
-    const double score = settings.ranking == Ranking::BestEpoch ? outcome.best_hit_rate() : outcome.last_hit_rate();
-    scheduler.report({spec.id, ok, score, outcome.last_hit_rate(), outcome.checkpoint});
-    results.add_trial(spec, outcome, ok ? score : std::nan(""));
-    if (!ok) {
-      spdlog::warn("trial {} {} on worker {}: {}", spec.id, trial_status_name(outcome.status), event->worker,
-                   outcome.message.empty() ? "no epoch finished" : outcome.message);
-    } else if (summary.best_trial < 0 || score > summary.best_score ||
-               (score == summary.best_score && spec.id < summary.best_trial)) {
-      summary.best_trial = spec.id;
-      summary.best_score = score;
-      summary.best_config = spec.config;
-      best_spec = spec;
-      results.set_best(spec, score, outcome.checkpoint);
+    record(spec, outcome, true);
+    if (++finished_here == settings.stop_after_trials) {
+      flush_if_due(true);
+      spdlog::warn("stopping after {} trials as asked; the search resumes from {}", finished_here,
+                   results.partial_path());
+      summary.stopped = true;
+      break;
     }
     dispatch();
     flush_if_due(false);
@@ -203,8 +266,12 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   summary.wall_seconds = seconds_since(t0);
   summary.completed = scheduler.completed();
   summary.failed = scheduler.failed();
+  if (summary.stopped) {
+    summary.workers = pool.shutdown();
+    return summary;
+  }
   summary.utilisation = busy_seconds / (pool.size() * std::max(summary.wall_seconds, 1e-9));
-  summary.trials_per_second = summary.completed / std::max(summary.wall_seconds, 1e-9);
+  summary.trials_per_second = (summary.completed - summary.resumed) / std::max(summary.wall_seconds, 1e-9);
   progress();
   spdlog::info("search finished in {}: {} trials, {} failed, worker utilisation {:.1f}%",
                duration_text(summary.wall_seconds), summary.completed, summary.failed, 100.0 * summary.utilisation);

@@ -115,13 +115,20 @@ class NullObjective : public Objective {
   TrialOutcome run(const TrialSpec& spec) override {
     TrialOutcome out;
     out.id = spec.id;
+    // The "checkpoint" names the configuration and epoch, so a promotion handed another
+    // trial's state (or none) fails visibly.
+    if (spec.parent_id >= 0 && spec.parent_checkpoint != checkpoint(spec.config_id, spec.start_epoch)) {
+      out.status = TrialStatus::Failed;
+      out.message = "continued from a wrong checkpoint ('" + spec.parent_checkpoint + "')";
+      return out;
+    }
     for (std::int32_t e = spec.start_epoch + 1; e <= spec.end_epoch; ++e) {
       EpochRecord r;
       r.epoch = e;
       r.validation_hit_rate = score(spec.config, e);
       out.epochs.push_back(r);
     }
-    out.checkpoint = "null-checkpoint";
+    out.checkpoint = checkpoint(spec.config_id, spec.end_epoch);
     return out;
   }
   FinalOutcome run_final(const TrialSpec& spec) override {
@@ -133,6 +140,9 @@ class NullObjective : public Objective {
   }
 
  private:
+  static std::string checkpoint(std::int64_t config_id, std::int32_t epoch) {
+    return "null:" + std::to_string(config_id) + "@" + std::to_string(epoch);
+  }
   static double score(const Configuration& c, std::int32_t epoch) {
     const auto h = std::hash<std::string>{}(describe(c));
     return 0.2 + 0.4 * static_cast<double>(h % 1000) / 1000.0 + 0.1 * (1.0 - std::exp(-0.2 * epoch));

@@ -461,6 +461,12 @@ void File::create_string_column(const std::string& dataset, std::uint64_t chunk)
   create_growable(id_, path_, dataset, type, chunk);
 }
 
+void File::truncate_column(const std::string& dataset, std::uint64_t rows) {
+  Id ds(open_dataset(id_, path_, dataset), H5Dclose);
+  const hsize_t n = rows;
+  check(H5Dset_extent(ds, &n), "H5Dset_extent", path_, dataset);
+}
+
 template <class T>
 void File::append(const std::string& dataset, const T* values, std::size_t count) {
   append_many(id_, path_, dataset, native_type<T>(), values, count);

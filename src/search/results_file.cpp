@@ -18,7 +18,9 @@ namespace crimegraph {
 // Rows are queued per column and written in batches: one HDF5 extend + write per column per
 // flush, instead of one per value (which limits a fast search to a few hundred trials/s).
 struct ResultsWriter::Impl {
+  Impl(h5::File f, h5::File c) : file(std::move(f)), checkpoints(std::move(c)) {}
   h5::File file;
+  h5::File checkpoints;
   std::vector<std::string> hyperparameters;
   std::map<std::string, std::vector<std::int64_t>> int64s;
   std::map<std::string, std::vector<std::int32_t>> int32s;
@@ -26,6 +28,9 @@ struct ResultsWriter::Impl {
   std::map<std::string, std::vector<std::string>> strings;
   std::size_t rows = 0;
   std::optional<std::tuple<TrialSpec, double, std::string>> best;
+  std::vector<std::int64_t> checkpoint_ids, checkpoint_sizes;
+  std::vector<std::uint8_t> checkpoint_bytes;
+  std::map<std::int64_t, RecordedTrial> recorded;
 };
 
 namespace {
@@ -33,17 +38,194 @@ const char* kInt64Columns[] = {"trial_id", "parent_id", "config_id"};
 const char* kInt32Columns[] = {"iteration", "bracket", "round", "start_epoch", "end_epoch", "epochs_trained", "worker"};
 const char* kDoubleColumns[] = {"val_hit_rate_best", "val_hit_rate_last", "train_loss", "val_loss",
                                 "score",             "wall_seconds",      "train_seconds"};
+const char* kCurveColumns[] = {"train_loss", "val_loss", "val_hit_rate", "learning_rate", "train_seconds", "eval_seconds"};
+// What a resumed search must share with the one that wrote the file: everything that decides
+// the trials and their scores (not the job file's text: options such as --progress-seconds may change).
+const char* kSameSearchAttributes[] = {"name",      "search_space", "plan",     "variant",
+                                       "ranking",   "objective",    "dataset",  "hit_rate"};
+
+TrialStatus parse_trial_status(const std::string& name, const std::string& file) {
+  for (auto s : {TrialStatus::Ok, TrialStatus::Diverged, TrialStatus::Failed})
+    if (name == trial_status_name(s)) return s;
+  throw DataError("'" + file + "': unknown trial status '" + name + "'");
+}
+
+std::vector<std::string> trial_columns(const std::vector<std::string>& hyperparameters) {
+  std::vector<std::string> names;
+  for (auto c : kInt64Columns) names.push_back(std::string("trials/") + c);
+  for (auto c : kInt32Columns) names.push_back(std::string("trials/") + c);
+  for (auto c : kDoubleColumns) names.push_back(std::string("trials/") + c);
+  for (const auto& p : hyperparameters) names.push_back("trials/" + p);
+  names.push_back("trials/status");
+  names.push_back("trials/message");
+  return names;
+}
+
+std::uint64_t rows_of(const h5::File& f, const std::string& column) {
+  const auto dims = f.shape(column);
+  return dims.empty() ? 0 : dims[0];
+}
+
+// Reads back what an unfinished search recorded, cutting every column back to the last trial
+// whose row, epochs and checkpoint were all written (a crash can stop a flush part way).
+std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, const std::vector<std::string>& hp) {
+  const auto columns = trial_columns(hp);
+  std::uint64_t rows = UINT64_MAX;
+  for (const auto& name : columns) rows = std::min(rows, rows_of(f, name));
+  const auto epochs_trained = f.read<std::int32_t>("trials/epochs_trained");
+  std::uint64_t curve_rows = UINT64_MAX;
+  for (auto name : kCurveColumns) curve_rows = std::min(curve_rows, rows_of(f, std::string("curves/") + name));
+  curve_rows = std::min({curve_rows, rows_of(f, "curves/trial_id"), rows_of(f, "curves/epoch")});
+  std::uint64_t epochs = 0;
+  for (std::uint64_t i = 0; i < rows; ++i) {
+    if (epochs + static_cast<std::uint64_t>(epochs_trained[i]) > curve_rows) {
+      rows = i;
+      break;
+    }
+    epochs += static_cast<std::uint64_t>(epochs_trained[i]);
+  }
+  // Checkpoints are flushed before the rows of their trials, so a cut here loses no recorded trial's.
+  std::uint64_t kept = std::min(rows_of(c, "trial_id"), rows_of(c, "size"));
+  const auto checkpoint_ids = c.read<std::int64_t>("trial_id");
+  const auto sizes = c.read<std::int64_t>("size");
+  const auto bytes = c.read<std::uint8_t>("bytes");
+  std::uint64_t total = 0;
+  for (std::uint64_t i = 0; i < kept; ++i) {
+    if (total + static_cast<std::uint64_t>(sizes[i]) > bytes.size()) {
+      kept = i;
+      break;
+    }
+    total += static_cast<std::uint64_t>(sizes[i]);
+  }
+  for (const auto& name : columns) {
+    if (rows_of(f, name) != rows) f.truncate_column(name, rows);
+  }
+  for (auto name : {"curves/trial_id", "curves/epoch"}) {
+    if (rows_of(f, name) != epochs) f.truncate_column(name, epochs);
+  }
+  for (auto name : kCurveColumns) {
+    if (rows_of(f, std::string("curves/") + name) != epochs) f.truncate_column(std::string("curves/") + name, epochs);
+  }
+  for (auto name : {"trial_id", "size"}) {
+    if (rows_of(c, name) != kept) c.truncate_column(name, kept);
+  }
+  if (bytes.size() != total) c.truncate_column("bytes", total);
+
+  std::map<std::int64_t, std::string> checkpoints;
+  std::uint64_t offset = 0;
+  for (std::uint64_t i = 0; i < kept; ++i) {
+    const auto n = static_cast<std::uint64_t>(sizes[i]);
+    checkpoints[checkpoint_ids[i]].assign(reinterpret_cast<const char*>(bytes.data() + offset), n);
+    offset += n;
+  }
+
+  const auto ids = f.read<std::int64_t>("trials/trial_id");
+  const auto parents = f.read<std::int64_t>("trials/parent_id");
+  const auto configs = f.read<std::int64_t>("trials/config_id");
+  const auto starts = f.read<std::int32_t>("trials/start_epoch");
+  const auto ends = f.read<std::int32_t>("trials/end_epoch");
+  const auto workers = f.read<std::int32_t>("trials/worker");
+  const auto walls = f.read<double>("trials/wall_seconds");
+  const auto status = f.read_strings("trials/status");
+  const auto messages = f.read_strings("trials/message");
+  const auto curve_epoch = f.read<std::int32_t>("curves/epoch");
+  std::map<std::string, std::vector<double>> curve;
+  for (auto name : kCurveColumns) curve[name] = f.read<double>(std::string("curves/") + name);
+  std::map<std::int64_t, RecordedTrial> recorded;
+  std::uint64_t e = 0;
+  for (std::uint64_t i = 0; i < rows; ++i) {
+    RecordedTrial t;
+    t.parent_id = parents[i];
+    t.config_id = configs[i];
+    t.start_epoch = starts[i];
+    t.end_epoch = ends[i];
+    auto& o = t.outcome;
+    o.id = ids[i];
+    o.status = parse_trial_status(status[i], f.path());
+    o.message = messages[i];
+    o.worker = workers[i];
+    o.wall_seconds = walls[i];
+    for (std::int32_t k = 0; k < epochs_trained[i]; ++k, ++e) {
+      EpochRecord r;
+      r.epoch = curve_epoch[e];
+      r.train_loss = curve["train_loss"][e];
+      r.validation_loss = curve["val_loss"][e];
+      r.validation_hit_rate = curve["val_hit_rate"][e];
+      r.learning_rate = curve["learning_rate"][e];
+      r.train_seconds = curve["train_seconds"][e];
+      r.eval_seconds = curve["eval_seconds"][e];
+      o.epochs.push_back(r);
+    }
+    if (const auto it = checkpoints.find(o.id); it != checkpoints.end()) o.checkpoint = it->second;
+    if (!recorded.emplace(o.id, std::move(t)).second) {
+      throw DataError("'" + f.path() + "': trial " + std::to_string(ids[i]) + " is recorded twice");
+    }
+  }
+  return recorded;
+}
+
+void create_checkpoint_columns(h5::File& c) {
+  c.set_attribute("", "format", std::string("crimegraph-checkpoints"));
+  c.create_column<std::int64_t>("trial_id");
+  c.create_column<std::int64_t>("size");
+  c.create_column<std::uint8_t>("bytes", 1 << 16);
+}
 }  // namespace
 
-ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, const SearchSpace& space)
+ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, const SearchSpace& space,
+                             ResultsOpen open)
     : path_(path) {
-  const auto parent = std::filesystem::path(path).parent_path();
+  namespace fs = std::filesystem;
+  if (open == ResultsOpen::Resume) {
+    if (!fs::exists(partial_path())) throw ConfigError("nothing to resume: no '" + partial_path() + "'");
+    if (!fs::exists(checkpoints_path())) {
+      throw DataError("cannot resume '" + partial_path() + "': its checkpoints '" + checkpoints_path() + "' are missing");
+    }
+    impl_ = std::make_unique<Impl>(h5::File::open_read_write(partial_path()),
+                                   h5::File::open_read_write(checkpoints_path()));
+    auto& f = impl_->file;
+    if (!f.has_attribute("", "format") || f.string_attribute("", "format") != kResultsFormatName ||
+        f.int_attribute("", "format_version") != kResultsFormatVersion) {
+      throw DataError("cannot resume '" + partial_path() + "': not a search results file of format version " +
+                      std::to_string(kResultsFormatVersion));
+    }
+    const std::map<std::string, std::string> ours = {
+        {"name", m.name},         {"search_space", m.space_text}, {"plan", m.plan_text}, {"variant", m.variant},
+        {"ranking", m.ranking},   {"objective", m.objective},     {"dataset", m.dataset}, {"hit_rate", m.hit_rate}};
+    for (auto name : kSameSearchAttributes) {
+      if (f.string_attribute("", name) != ours.at(name)) {
+        throw ConfigError("cannot resume '" + partial_path() + "': it records another search (its " + name +
+                          " differs from this job's)");
+      }
+    }
+    if (f.int_attribute("", "seed") != static_cast<std::int64_t>(m.seed)) {
+      throw ConfigError("cannot resume '" + partial_path() + "': it records another search (seed " +
+                        std::to_string(f.int_attribute("", "seed")) + ", this job's is " + std::to_string(m.seed) + ")");
+    }
+    for (const auto& p : space.parameters()) impl_->hyperparameters.push_back(p.name);
+    impl_->recorded = read_recorded(f, impl_->checkpoints, impl_->hyperparameters);
+    f.set_attribute("", "resumes", (f.has_attribute("", "resumes") ? f.int_attribute("", "resumes") : 0) + 1);
+    f.set_attribute("", "resumed_utc", utc_timestamp());
+    f.set_attribute("", "workers", static_cast<std::int64_t>(m.workers));
+    f.flush();
+    impl_->checkpoints.flush();
+    return;
+  }
+  for (const auto& stale : {partial_path(), checkpoints_path()}) {
+    if (fs::exists(stale)) {
+      throw ConfigError("an unfinished search's '" + stale +
+                        "' is in the way: resume it (crimegraph-search --resume) or remove it to start over");
+    }
+  }
+  const auto parent = fs::path(path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
+    fs::create_directories(parent, ec);
     if (ec) throw IoError("cannot create the results folder '" + parent.string() + "': " + ec.message());
   }
-  impl_.reset(new Impl{h5::File::create(partial_path()), {}, {}, {}, {}, {}, 0, std::nullopt});
+  impl_ = std::make_unique<Impl>(h5::File::create(partial_path()), h5::File::create(checkpoints_path()));
+  create_checkpoint_columns(impl_->checkpoints);
+  impl_->checkpoints.flush();
   auto& f = impl_->file;
   f.set_attribute("", "format", std::string(kResultsFormatName));
   f.set_attribute("", "format_version", static_cast<std::int64_t>(kResultsFormatVersion));
@@ -73,9 +255,7 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
   f.create_string_column("trials/message");
   f.create_column<std::int64_t>("curves/trial_id", 1024);
   f.create_column<std::int32_t>("curves/epoch", 1024);
-  for (auto c : {"train_loss", "val_loss", "val_hit_rate", "learning_rate", "train_seconds", "eval_seconds"}) {
-    f.create_column<double>(std::string("curves/") + c, 1024);
-  }
+  for (auto c : kCurveColumns) f.create_column<double>(std::string("curves/") + c, 1024);
   f.flush();
 }
 
@@ -124,8 +304,27 @@ void ResultsWriter::add_trial(const TrialSpec& s, const TrialOutcome& o, double 
 
 std::size_t ResultsWriter::queued() const { return impl_->rows; }
 
+const std::map<std::int64_t, RecordedTrial>& ResultsWriter::recorded() const { return impl_->recorded; }
+
+void ResultsWriter::add_checkpoint(std::int64_t trial_id, const std::string& checkpoint) {
+  auto& m = *impl_;
+  m.checkpoint_ids.push_back(trial_id);
+  m.checkpoint_sizes.push_back(static_cast<std::int64_t>(checkpoint.size()));
+  m.checkpoint_bytes.insert(m.checkpoint_bytes.end(), checkpoint.begin(), checkpoint.end());
+}
+
 void ResultsWriter::flush() {
   auto& m = *impl_;
+  // Checkpoints first: a trial whose row reached the file has its checkpoint on disk too.
+  if (!m.checkpoint_ids.empty()) {
+    m.checkpoints.append("bytes", m.checkpoint_bytes.data(), m.checkpoint_bytes.size());
+    m.checkpoints.append("size", m.checkpoint_sizes.data(), m.checkpoint_sizes.size());
+    m.checkpoints.append("trial_id", m.checkpoint_ids.data(), m.checkpoint_ids.size());
+    m.checkpoints.flush();
+    m.checkpoint_ids.clear();
+    m.checkpoint_sizes.clear();
+    m.checkpoint_bytes.clear();
+  }
   auto write = [&](auto& columns) {
     for (auto& [name, values] : columns) {
       m.file.append(name, values.data(), values.size());
@@ -192,9 +391,13 @@ void ResultsWriter::finish(double wall_seconds, double utilisation) {
   f.set_attribute("", "status", std::string("complete"));
   f.set_attribute("", "finished_utc", utc_timestamp());
   f.close();
+  impl_->checkpoints.close();
   std::error_code ec;
   std::filesystem::rename(partial_path(), path_, ec);
   if (ec) throw IoError("cannot rename '" + partial_path() + "' to '" + path_ + "': " + ec.message());
+  // Only a resume reads the checkpoints, and a complete search has nothing to resume.
+  std::filesystem::remove(checkpoints_path(), ec);
+  if (ec) throw IoError("cannot remove '" + checkpoints_path() + "': " + ec.message());
 }
 
 }  // namespace crimegraph

@@ -47,6 +47,12 @@ struct SearchSettings {
   double progress_seconds = 5.0;
   std::string results_path;
   SearchMetadata metadata;
+  /// Continue the unfinished search recorded at results_path (see ResultsWriter): its finished
+  /// trials count as done, the rest run again, promotions continue from the kept checkpoints.
+  bool resume = false;
+  /// For tests of resuming: stop as a preempted search would, after this many newly finished
+  /// trials, leaving its files unfinished (0: never).
+  std::int64_t stop_after_trials = 0;
 };
 
 struct SearchSummary {
@@ -60,6 +66,8 @@ struct SearchSummary {
   std::optional<FinalOutcome> final;
   std::vector<WorkerStats> workers;
   std::string results_path;
+  std::int64_t resumed = 0;  ///< trials a resumed search found finished
+  bool stopped = false;      ///< stopped by stop_after_trials: the files are left to resume
 };
 
 /// Runs the whole search: dispatches, records, promotes, retrains the best, shuts workers down.

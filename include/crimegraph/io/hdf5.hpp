@@ -91,6 +91,8 @@ class File {
   void append(const std::string& dataset, const T* values, std::size_t count);
   void append_string(const std::string& dataset, const std::string& value) { append_strings(dataset, {value}); }
   void append_strings(const std::string& dataset, const std::vector<std::string>& values);
+  /// Cuts a growable column back to its first `rows` values (e.g. a write cut off by a crash).
+  void truncate_column(const std::string& dataset, std::uint64_t rows);
 
   /// Pushes everything written so far to disk (H5Fflush).
   void flush();

@@ -1,7 +1,12 @@
 #pragma once
 // The search results file (HDF5), written only by the coordinator. While the search runs it
 // lives at "<path>.partial" and is flushed after every finished trial; when the search ends it
-// is marked complete and renamed to <path>. Layout: docs/results-format.md.
+// is marked complete and renamed to <path>. Beside it, "<path>.checkpoints" keeps the training
+// state of every finished trial a promotion may continue, so that a search stopped part way
+// (preempted, killed) resumes from its files; it is removed when the search completes.
+// Layout: docs/results-format.md.
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -21,15 +26,32 @@ struct SearchMetadata {
   std::int32_t workers = 0;
 };
 
+/// A finished trial as the results file recorded it, for resuming a search.
+struct RecordedTrial {
+  std::int64_t parent_id = -1, config_id = 0;
+  std::int32_t start_epoch = 0, end_epoch = 0;
+  TrialOutcome outcome;  ///< with its checkpoint when one was kept
+};
+
+enum class ResultsOpen {
+  Create,  ///< a new search; refuses to replace an unfinished one's files
+  Resume,  ///< continue the unfinished search at "<path>.partial", which must be this search
+};
+
 class ResultsWriter {
  public:
-  ResultsWriter(const std::string& path, const SearchMetadata& metadata, const SearchSpace& space);
+  /// With ResultsOpen::Resume, reads the finished trials back (recorded()) and appends after
+  /// them; a write cut off by a crash is cut back to the last whole trial.
+  ResultsWriter(const std::string& path, const SearchMetadata& metadata, const SearchSpace& space,
+                ResultsOpen open = ResultsOpen::Create);
   ~ResultsWriter();
   ResultsWriter(const ResultsWriter&) = delete;
   ResultsWriter& operator=(const ResultsWriter&) = delete;
 
   /// Queues one trial (a row of /trials, its epochs to /curves); flush() writes it.
   void add_trial(const TrialSpec& spec, const TrialOutcome& outcome, double score);
+  /// Keeps a finished trial's training state for resuming (written at the next flush, first).
+  void add_checkpoint(std::int64_t trial_id, const std::string& checkpoint);
   /// Writes every queued row, one extend + write per column, and flushes the file.
   void flush();
   std::size_t queued() const;
@@ -39,8 +61,12 @@ class ResultsWriter {
   /// Sets the summary attributes, marks the file complete and renames it to its final path.
   void finish(double wall_seconds, double utilisation);
 
+  /// The trials a resumed search had finished, by id (empty for a new search).
+  const std::map<std::int64_t, RecordedTrial>& recorded() const;
+
   const std::string& path() const { return path_; }
   std::string partial_path() const { return path_ + ".partial"; }
+  std::string checkpoints_path() const { return path_ + ".checkpoints"; }
 
  private:
   struct Impl;
