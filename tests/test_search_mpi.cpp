@@ -206,6 +206,90 @@ TEST_F(MpiSearch, ResultsLoadWithTheReadmePandasSnippet) {
   EXPECT_NE(r.output.find("rows 6"), std::string::npos) << r.output;
 }
 
+bool same_rows(const std::map<std::int64_t, Row>& a, const std::map<std::int64_t, Row>& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [id, row] : a) {
+    const auto it = b.find(id);
+    if (it == b.end()) return false;
+    const auto& o = it->second;
+    if (row.parent != o.parent || row.score != o.score || row.loss_rho != o.loss_rho ||
+        row.ldn_layers != o.ldn_layers || row.status != o.status) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::uint64_t rows_in(const std::string& path) { return h5::File::open_read(path).shape("trials/trial_id")[0]; }
+
+TEST_F(MpiSearch, ResumesAStoppedSearchToTheSameResults) {
+  auto r = search(3, "whole.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = search(3, "stopped.h5", "--stop-after-trials 3");
+  EXPECT_NE(r.exit_code, 0) << "a stopped search must not look finished";
+  EXPECT_NE(r.output.find("stopped after 3 of 6 trials"), std::string::npos) << r.output;
+  const auto out = dir_->file("stopped.h5");
+  EXPECT_FALSE(std::filesystem::exists(out));
+  ASSERT_TRUE(std::filesystem::exists(out + ".partial"));
+  ASSERT_TRUE(std::filesystem::exists(out + ".checkpoints"));
+  EXPECT_EQ(rows_in(out + ".partial"), 3u);
+
+  // Starting the search again without --resume would lose the finished trials: refused.
+  r = search(3, "stopped.h5");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("--resume"), std::string::npos) << r.output;
+  // So is resuming it as another search; neither touches the file.
+  r = search(3, "stopped.h5", "--resume --seed 6");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("records another search"), std::string::npos) << r.output;
+  EXPECT_EQ(rows_in(out + ".partial"), 3u);
+
+  // Promoted trials continue from the kept checkpoints: every score as in the whole run.
+  r = search(3, "stopped.h5", "--resume");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("resuming: 3 of 6 trials were finished"), std::string::npos) << r.output;
+  check_complete(out, 2);
+  EXPECT_FALSE(std::filesystem::exists(out + ".checkpoints"));
+  EXPECT_TRUE(same_rows(trials_table(dir_->file("whole.h5")), trials_table(out)));
+  auto whole = h5::File::open_read(dir_->file("whole.h5")), resumed = h5::File::open_read(out);
+  EXPECT_EQ(whole.int_attribute("best", "trial_id"), resumed.int_attribute("best", "trial_id"));
+  EXPECT_EQ(whole.double_attribute("final", "test_hit_rate"), resumed.double_attribute("final", "test_hit_rate"));
+  EXPECT_EQ(resumed.int_attribute("", "resumes"), 1);
+
+  // Resuming a finished search leaves it alone.
+  r = search(3, "stopped.h5", "--resume");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("nothing to resume"), std::string::npos) << r.output;
+  EXPECT_EQ(h5::File::open_read(out).int_attribute("", "resumes"), 1);
+}
+
+// The null objective's checkpoints name configuration and epoch, so a promotion continued from
+// a wrong or missing one fails; stopped and resumed at many points, twice over, the 460-trial
+// search must end with the uninterrupted one's table.
+TEST(SearchResume, StoppedAnywhereResumesToTheSameTable) {
+  fixture::TempDir dir;
+  const std::string base = mpirun(3) + kSearch + " --job " + kSourceDir +
+                           "/jobs/seed-replication.ini --objective null --final-epochs 0 --log-level warn --out ";
+  auto r = run_command(base + dir.file("whole.h5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto whole = trials_table(dir.file("whole.h5"));
+  ASSERT_EQ(whole.size(), 460u);
+  for (const auto& [id, row] : whole) ASSERT_EQ(row.status, "ok") << "trial " << id;
+  for (int first : {1, 37, 200, 459}) {
+    const auto out = dir.file("stopped-" + std::to_string(first) + ".h5");
+    r = run_command(base + out + " --stop-after-trials " + std::to_string(first));
+    ASSERT_NE(r.exit_code, 0) << r.output;
+    r = run_command(base + out + " --resume --stop-after-trials 50");
+    if (first + 50 < 460) ASSERT_NE(r.exit_code, 0) << r.output;
+    if (!std::filesystem::exists(out)) {
+      r = run_command(base + out + " --resume");
+      ASSERT_EQ(r.exit_code, 0) << r.output;
+    }
+    EXPECT_TRUE(same_rows(whole, trials_table(out))) << "stopped after " << first;
+    EXPECT_FALSE(std::filesystem::exists(out + ".partial"));
+  }
+}
+
 TEST(SearchCli, DryRunPrintsThePlanWithoutMpi) {
   const auto r = run_command(kSearch + " --job " + kSourceDir + "/jobs/seed-replication.ini --dry-run");
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -1,0 +1,196 @@
+// The results file's resume path: what an unfinished search wrote comes back whole, a flush cut
+// off by a crash is cut back to the last whole trial, and another search's file is refused.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "crimegraph/error.hpp"
+#include "crimegraph/io/hdf5.hpp"
+#include "crimegraph/search/results_file.hpp"
+#include "fixtures.hpp"
+
+using namespace crimegraph;
+
+namespace {
+
+SearchMetadata metadata() {
+  SearchMetadata m;
+  m.name = "resume-test";
+  m.space_text = "space";
+  m.plan_text = "plan";
+  m.variant = "keras";
+  m.ranking = "best-epoch";
+  m.objective = "gldnet";
+  m.dataset = "city.h5";
+  m.hit_rate = "hit rate";
+  m.seed = 3;
+  m.planned_trials = 10;
+  m.workers = 2;
+  return m;
+}
+
+const SearchSpace& space() {
+  static const auto s = SearchSpace::parse("[space]\nloss_rho = float 0.01 0.03 step=0.01 default=0.02\n");
+  return s;
+}
+
+TrialSpec trial(std::int64_t id) {
+  TrialSpec s;
+  s.id = id;
+  s.parent_id = id > 1 ? id - 2 : -1;
+  s.config_id = id % 3;
+  s.start_epoch = static_cast<std::int32_t>(id);
+  s.end_epoch = static_cast<std::int32_t>(id + 2);
+  s.config = {{"loss_rho", 0.01 * static_cast<double>(id % 3 + 1)}};
+  return s;
+}
+
+TrialOutcome outcome(std::int64_t id) {
+  TrialOutcome o;
+  o.id = id;
+  o.worker = static_cast<std::int32_t>(id % 2 + 1);
+  o.wall_seconds = 1.5 * static_cast<double>(id);
+  for (std::int32_t e = 1; e <= 2; ++e) {
+    EpochRecord r;
+    r.epoch = static_cast<std::int32_t>(id) + e;
+    r.train_loss = 0.1 / e + static_cast<double>(id);
+    r.validation_loss = 0.2 / e;
+    r.validation_hit_rate = 0.5 + 0.01 * static_cast<double>(id) + 0.001 * e;
+    r.learning_rate = 0.03;
+    r.train_seconds = 0.25;
+    r.eval_seconds = 0.125;
+    o.epochs.push_back(r);
+  }
+  o.checkpoint = "state of trial " + std::to_string(id) + std::string(100 + static_cast<std::size_t>(id), 'x');
+  if (id == 2) {
+    o.status = TrialStatus::Diverged;
+    o.message = "loss went to NaN";
+  }
+  return o;
+}
+
+// A search that wrote trials 0..2 (with checkpoints) and then stopped without finishing.
+void write_stopped_search(const std::string& path) {
+  ResultsWriter w(path, metadata(), space());
+  for (std::int64_t id = 0; id < 3; ++id) {
+    const auto o = outcome(id);
+    w.add_checkpoint(id, o.checkpoint);
+    w.add_trial(trial(id), o, o.best_hit_rate());
+  }
+  w.flush();
+}
+
+}  // namespace
+
+TEST(ResultsFile, ResumeReadsBackWhatTheStoppedSearchWrote) {
+  fixture::TempDir dir;
+  const auto path = dir.file("r.h5");
+  write_stopped_search(path);
+  ASSERT_TRUE(std::filesystem::exists(path + ".partial"));
+  ASSERT_FALSE(std::filesystem::exists(path));
+
+  ResultsWriter w(path, metadata(), space(), ResultsOpen::Resume);
+  const auto& recorded = w.recorded();
+  ASSERT_EQ(recorded.size(), 3u);
+  for (std::int64_t id = 0; id < 3; ++id) {
+    SCOPED_TRACE(id);
+    const auto& r = recorded.at(id);
+    const auto spec = trial(id);
+    const auto o = outcome(id);
+    EXPECT_EQ(r.parent_id, spec.parent_id);
+    EXPECT_EQ(r.config_id, spec.config_id);
+    EXPECT_EQ(r.start_epoch, spec.start_epoch);
+    EXPECT_EQ(r.end_epoch, spec.end_epoch);
+    EXPECT_EQ(r.outcome.status, o.status);
+    EXPECT_EQ(r.outcome.message, o.message);
+    EXPECT_EQ(r.outcome.worker, o.worker);
+    EXPECT_EQ(r.outcome.wall_seconds, o.wall_seconds);
+    EXPECT_EQ(r.outcome.checkpoint, o.checkpoint);
+    ASSERT_EQ(r.outcome.epochs.size(), o.epochs.size());
+    for (std::size_t e = 0; e < o.epochs.size(); ++e) {
+      EXPECT_EQ(r.outcome.epochs[e].epoch, o.epochs[e].epoch);
+      EXPECT_EQ(r.outcome.epochs[e].train_loss, o.epochs[e].train_loss);
+      EXPECT_EQ(r.outcome.epochs[e].validation_loss, o.epochs[e].validation_loss);
+      EXPECT_EQ(r.outcome.epochs[e].validation_hit_rate, o.epochs[e].validation_hit_rate);
+      EXPECT_EQ(r.outcome.epochs[e].learning_rate, o.epochs[e].learning_rate);
+      EXPECT_EQ(r.outcome.epochs[e].train_seconds, o.epochs[e].train_seconds);
+      EXPECT_EQ(r.outcome.epochs[e].eval_seconds, o.epochs[e].eval_seconds);
+    }
+  }
+  // The resumed search appends after them and finishes as any other.
+  const auto o = outcome(3);
+  w.add_trial(trial(3), o, o.best_hit_rate());
+  w.add_checkpoint(3, o.checkpoint);
+  w.finish(1.0, 0.5);
+  EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
+  EXPECT_FALSE(std::filesystem::exists(path + ".checkpoints"));
+  auto f = h5::File::open_read(path);
+  EXPECT_EQ(f.read<std::int64_t>("trials/trial_id"), (std::vector<std::int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(f.read<std::int32_t>("curves/epoch").size(), 8u);
+  EXPECT_EQ(f.int_attribute("", "resumes"), 1);
+  EXPECT_EQ(f.string_attribute("", "status"), "complete");
+}
+
+TEST(ResultsFile, ResumeCutsAFlushCutOffByACrashBackToWholeTrials) {
+  fixture::TempDir dir;
+  const auto path = dir.file("r.h5");
+  write_stopped_search(path);
+  {
+    // A fourth trial's flush stopped part way: some of its row, one of its epochs, and its
+    // checkpoint's bytes without their size.
+    auto f = h5::File::open_read_write(path + ".partial");
+    f.append<std::int64_t>("trials/trial_id", 3);
+    f.append<std::int32_t>("trials/iteration", 0);
+    f.append<std::int64_t>("curves/trial_id", 3);
+    f.append<std::int32_t>("curves/epoch", 4);
+    auto c = h5::File::open_read_write(path + ".checkpoints");
+    const std::vector<std::uint8_t> bytes(40, 7);
+    c.append("bytes", bytes.data(), bytes.size());
+    c.append<std::int64_t>("trial_id", 3);
+  }
+  {
+    ResultsWriter w(path, metadata(), space(), ResultsOpen::Resume);
+    EXPECT_EQ(w.recorded().size(), 3u);
+    EXPECT_EQ(w.recorded().count(3), 0u);
+    EXPECT_EQ(w.recorded().at(1).outcome.checkpoint, outcome(1).checkpoint);
+    const auto o = outcome(3);
+    w.add_trial(trial(3), o, o.best_hit_rate());
+    w.add_checkpoint(3, o.checkpoint);
+    w.flush();
+  }
+  {
+    // Every column was cut back before the resumed search appended, so the rows line up.
+    auto f = h5::File::open_read(path + ".partial");
+    EXPECT_EQ(f.read<std::int64_t>("trials/trial_id"), (std::vector<std::int64_t>{0, 1, 2, 3}));
+    EXPECT_EQ(f.read<std::int32_t>("trials/iteration").size(), 4u);
+    EXPECT_EQ(f.read<std::int32_t>("curves/epoch"), (std::vector<std::int32_t>{1, 2, 2, 3, 3, 4, 4, 5}));
+    EXPECT_EQ(f.read<std::int64_t>("curves/trial_id").size(), 8u);
+  }
+  ResultsWriter again(path, metadata(), space(), ResultsOpen::Resume);
+  ASSERT_EQ(again.recorded().size(), 4u);
+  EXPECT_EQ(again.recorded().at(3).outcome.checkpoint, outcome(3).checkpoint);
+  EXPECT_EQ(again.recorded().at(3).outcome.epochs.back().epoch, 5);
+}
+
+TEST(ResultsFile, RefusesToLoseOrMixUpAnUnfinishedSearch) {
+  fixture::TempDir dir;
+  const auto path = dir.file("r.h5");
+  write_stopped_search(path);
+  // A new search would overwrite the finished trials.
+  EXPECT_THROW(ResultsWriter(path, metadata(), space()), ConfigError);
+  // Another search's file: a different seed, or a different plan.
+  auto other = metadata();
+  other.seed = 4;
+  EXPECT_THROW(ResultsWriter(path, other, space(), ResultsOpen::Resume), ConfigError);
+  other = metadata();
+  other.plan_text = "another plan";
+  EXPECT_THROW(ResultsWriter(path, other, space(), ResultsOpen::Resume), ConfigError);
+  // Without the checkpoints, promotions could not continue.
+  std::filesystem::rename(path + ".checkpoints", path + ".moved");
+  EXPECT_THROW(ResultsWriter(path, metadata(), space(), ResultsOpen::Resume), DataError);
+  std::filesystem::rename(path + ".moved", path + ".checkpoints");
+  // None of that touched the file.
+  ResultsWriter w(path, metadata(), space(), ResultsOpen::Resume);
+  EXPECT_EQ(w.recorded().size(), 3u);
+  EXPECT_THROW(ResultsWriter(dir.file("none.h5"), metadata(), space(), ResultsOpen::Resume), ConfigError);
+}
