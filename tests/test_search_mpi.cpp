@@ -264,12 +264,16 @@ TEST_F(MpiSearch, ResumesAStoppedSearchToTheSameResults) {
 }
 
 // The null objective's checkpoints name configuration and epoch, so a promotion continued from
-// a wrong or missing one fails; stopped and resumed at many points, twice over, the 460-trial
-// search must end with the uninterrupted one's table.
+// a wrong or missing one fails; stopped and resumed at many points, twice over and on other
+// numbers of workers, the 460-trial search must end with the uninterrupted one's table.
 TEST(SearchResume, StoppedAnywhereResumesToTheSameTable) {
   fixture::TempDir dir;
-  const std::string base = mpirun(3) + kSearch + " --job " + kSourceDir +
-                           "/jobs/seed-replication.ini --objective null --final-epochs 0 --log-level warn --out ";
+  // Each step of a stopped search may run on another number of workers.
+  auto base_at = [&](int ranks) {
+    return mpirun(ranks) + kSearch + " --job " + kSourceDir +
+           "/jobs/seed-replication.ini --objective null --final-epochs 0 --log-level warn --out ";
+  };
+  const std::string base = base_at(3);
   auto r = run_command(base + dir.file("whole.h5"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto whole = trials_table(dir.file("whole.h5"));
@@ -279,10 +283,10 @@ TEST(SearchResume, StoppedAnywhereResumesToTheSameTable) {
     const auto out = dir.file("stopped-" + std::to_string(first) + ".h5");
     r = run_command(base + out + " --stop-after-trials " + std::to_string(first));
     ASSERT_NE(r.exit_code, 0) << r.output;
-    r = run_command(base + out + " --resume --stop-after-trials 50");
+    r = run_command(base_at(5) + out + " --resume --stop-after-trials 50");
     if (first + 50 < 460) ASSERT_NE(r.exit_code, 0) << r.output;
     if (!std::filesystem::exists(out)) {
-      r = run_command(base + out + " --resume");
+      r = run_command(base_at(2) + out + " --resume");
       ASSERT_EQ(r.exit_code, 0) << r.output;
     }
     EXPECT_TRUE(same_rows(whole, trials_table(out))) << "stopped after " << first;
