@@ -4,6 +4,8 @@
 // in-process.
 #include <spdlog/spdlog.h>
 
+#include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -31,8 +33,18 @@ const char* kUsage =
     "Options on the command line override the job file. --dry-run prints the plan and exits.\n"
     "--resume continues a search that was stopped part way (e.g. a preempted Slurm job).";
 
-// A search stopped before its end (--stop-after-trials): BSD's EX_TEMPFAIL, "try again later".
+// A search stopped before its end (a signal, --stop-after-trials): BSD's EX_TEMPFAIL, "try again later".
 constexpr int kExitStopped = 75;
+
+// SIGTERM (Slurm's preemption and time limit, sent to every task) and SIGINT ask the
+// coordinator to flush and stop; a second one ends the process at once.
+std::atomic<bool> stop_requested{false};
+extern "C" void on_stop_signal(int signal) {
+  if (stop_requested.exchange(true)) {
+    std::signal(signal, SIG_DFL);
+    std::raise(signal);
+  }
+}
 
 struct Job {
   std::string name, job_path, job_text, dataset, space_path, out, objective, synthetic_graph;
@@ -237,6 +249,11 @@ int run(int argc, char** argv) {
 
   MpiSession mpi(&argc, &argv);
   setup_logging(job.log_level, mpi.size() > 1 ? mpi.rank() : -1);
+  // On every rank: a worker that died of the signal would make the launcher kill the
+  // coordinator before it could flush; instead workers train on until the coordinator,
+  // having flushed, aborts the job.
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGINT, on_stop_signal);
   MpiTransport transport;
   // The final retraining runs on rank 1 while every other worker waits: by default it takes
   // the cores of the workers on its node (their --threads each), no more than the node has.
@@ -330,6 +347,7 @@ int run(int argc, char** argv) {
     m.workers = std::max(1, mpi.size() - 1);
     std::cout << describe_plan(plan, job.hyperband) << std::flush;
 
+    settings.stop_requested = &stop_requested;
     SearchSummary summary;
     if (mpi.size() == 1) {
       auto objective = make_objective();
@@ -340,8 +358,13 @@ int run(int argc, char** argv) {
       summary = run_search(settings, *pool);
     }
     if (summary.stopped) {
-      std::cout << fmt::format("\nsearch '{}' stopped after {} of {} trials as asked; resume it with --resume: {}\n",
-                               job.name, summary.completed, summary.planned, summary.results_path + ".partial");
+      std::cout << fmt::format("\nsearch '{}' stopped after {} of {} trials{}; resume it with --resume: {}\n",
+                               job.name, summary.completed, summary.planned,
+                               summary.stopped_by_request ? " on a signal" : " as asked",
+                               summary.results_path + ".partial")
+                << std::flush;
+      // The workers are being stopped too and cannot be waited for.
+      if (summary.stopped_by_request && mpi.size() > 1) mpi.abort(kExitStopped);
       return kExitStopped;
     }
     if (summary.resumed > 0) {

@@ -1,9 +1,12 @@
-// The results file's resume path: what an unfinished search wrote comes back whole, a flush cut
-// off by a crash is cut back to the last whole trial, and another search's file is refused.
+// Resuming: what an unfinished search wrote comes back whole, a flush cut off by a crash is cut
+// back to the last whole trial, another search's file is refused, and a search stopped on
+// request (as by SIGTERM) resumes to the uninterrupted one's results.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 
+#include "crimegraph/cluster/coordinator.hpp"
 #include "crimegraph/error.hpp"
 #include "crimegraph/io/hdf5.hpp"
 #include "crimegraph/search/results_file.hpp"
@@ -193,4 +196,76 @@ TEST(ResultsFile, RefusesToLoseOrMixUpAnUnfinishedSearch) {
   ResultsWriter w(path, metadata(), space(), ResultsOpen::Resume);
   EXPECT_EQ(w.recorded().size(), 3u);
   EXPECT_THROW(ResultsWriter(dir.file("none.h5"), metadata(), space(), ResultsOpen::Resume), ConfigError);
+}
+
+namespace {
+
+// The null objective, but asks the coordinator to stop while its `stop_at`-th trial runs, as a
+// SIGTERM handler would.
+class StoppingObjective : public Objective {
+ public:
+  StoppingObjective(std::atomic<bool>& stop, int stop_at) : stop_(stop), stop_at_(stop_at) {}
+  TrialOutcome run(const TrialSpec& spec) override {
+    if (++runs_ == stop_at_) stop_ = true;
+    return inner_->run(spec);
+  }
+  FinalOutcome run_final(const TrialSpec& spec) override { return inner_->run_final(spec); }
+
+ private:
+  std::unique_ptr<Objective> inner_ = make_null_objective();
+  std::atomic<bool>& stop_;
+  int stop_at_, runs_ = 0;
+};
+
+std::map<std::int64_t, double> scores(const std::string& path) {
+  auto f = h5::File::open_read(path);
+  const auto ids = f.read<std::int64_t>("trials/trial_id");
+  const auto score = f.read<double>("trials/score");
+  std::map<std::int64_t, double> out;
+  for (std::size_t i = 0; i < ids.size(); ++i) out[ids[i]] = score[i];
+  return out;
+}
+
+}  // namespace
+
+TEST(Coordinator, StopRequestFlushesAndTheSearchResumes) {
+  fixture::TempDir dir;
+  SearchSettings settings;
+  settings.hyperband.max_epochs = 25;
+  settings.hyperband.factor = 2;
+  settings.space = SearchSpace::original_study();
+  settings.final_epochs = 3;
+  settings.progress_seconds = 1000;
+  settings.metadata = metadata();
+  settings.metadata.objective = "null";
+
+  settings.results_path = dir.file("whole.h5");
+  auto null = make_null_objective();
+  auto pool = make_in_process_pool(*null);
+  const auto whole = run_search(settings, *pool);
+  ASSERT_FALSE(whole.stopped);
+
+  std::atomic<bool> stop{false};
+  settings.results_path = dir.file("stopped.h5");
+  settings.stop_requested = &stop;
+  StoppingObjective stopping(stop, 7);
+  auto stopping_pool = make_in_process_pool(stopping);
+  const auto stopped = run_search(settings, *stopping_pool);
+  EXPECT_TRUE(stopped.stopped);
+  EXPECT_TRUE(stopped.stopped_by_request);
+  EXPECT_EQ(stopped.completed, 7);
+  EXPECT_FALSE(std::filesystem::exists(settings.results_path));
+  EXPECT_EQ(scores(settings.results_path + ".partial").size(), 7u);
+
+  stop = false;
+  settings.resume = true;
+  auto resumed_pool = make_in_process_pool(*null);
+  const auto resumed = run_search(settings, *resumed_pool);
+  EXPECT_FALSE(resumed.stopped);
+  EXPECT_EQ(resumed.resumed, 7);
+  EXPECT_EQ(resumed.completed, whole.completed);
+  EXPECT_EQ(resumed.best_trial, whole.best_trial);
+  ASSERT_TRUE(resumed.final && whole.final);
+  EXPECT_EQ(resumed.final->test_hit_rate, whole.final->test_hit_rate);
+  EXPECT_EQ(scores(settings.results_path), scores(dir.file("whole.h5")));
 }

@@ -229,8 +229,16 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   auto next_progress = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                           std::chrono::duration<double>(settings.progress_seconds));
   while (!scheduler.finished()) {
+    if (settings.stop_requested && settings.stop_requested->load()) {
+      flush_if_due(true);
+      spdlog::warn("stopping on request with {} of {} trials finished; the search resumes from {}",
+                   scheduler.completed(), scheduler.planned(), results.partial_path());
+      summary.stopped = summary.stopped_by_request = true;
+      break;
+    }
     if (running.empty()) throw Error("internal error: the scheduler has work left but offers none");
-    const auto deadline = results.queued() > 0 ? std::min(next_progress, last_flush + kFlushInterval) : next_progress;
+    auto deadline = results.queued() > 0 ? std::min(next_progress, last_flush + kFlushInterval) : next_progress;
+    if (settings.stop_requested) deadline = std::min(deadline, Clock::now() + kFlushInterval);
     auto event = pool.wait(deadline);
     flush_if_due(false);
     if (Clock::now() >= next_progress) {
@@ -267,7 +275,7 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   summary.completed = scheduler.completed();
   summary.failed = scheduler.failed();
   if (summary.stopped) {
-    summary.workers = pool.shutdown();
+    if (!summary.stopped_by_request) summary.workers = pool.shutdown();
     return summary;
   }
   summary.utilisation = busy_seconds / (pool.size() * std::max(summary.wall_seconds, 1e-9));

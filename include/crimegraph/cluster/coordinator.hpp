@@ -1,6 +1,7 @@
 #pragma once
 // The coordinator's loop and the worker's loop. The coordinator drives the scheduler and the
 // results file through a WorkerPool, so the same loop runs over MPI ranks or in-process.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -53,6 +54,9 @@ struct SearchSettings {
   /// For tests of resuming: stop as a preempted search would, after this many newly finished
   /// trials, leaving its files unfinished (0: never).
   std::int64_t stop_after_trials = 0;
+  /// Set (e.g. by a SIGTERM handler) to stop at once, leaving the files to resume: the finished
+  /// trials are flushed, the workers are not waited for (they are being stopped too).
+  const std::atomic<bool>* stop_requested = nullptr;
 };
 
 struct SearchSummary {
@@ -67,7 +71,8 @@ struct SearchSummary {
   std::vector<WorkerStats> workers;
   std::string results_path;
   std::int64_t resumed = 0;  ///< trials a resumed search found finished
-  bool stopped = false;      ///< stopped by stop_after_trials: the files are left to resume
+  bool stopped = false;      ///< stopped before the end: the files are left to resume
+  bool stopped_by_request = false;  ///< by stop_requested: the workers were not shut down
 };
 
 /// Runs the whole search: dispatches, records, promotes, retrains the best, shuts workers down.
