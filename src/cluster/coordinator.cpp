@@ -293,7 +293,12 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
                  settings.final_epochs);
     pool.start_final(1, final_spec);
     std::optional<WorkerPool::Event> event;
-    while (!(event = pool.wait(Clock::now() + std::chrono::seconds(3600)))) {
+    while (!(event = pool.wait(Clock::now() + kFlushInterval))) {
+      if (settings.stop_requested && settings.stop_requested->load()) {
+        spdlog::warn("stopping on request during the final retraining; resuming reruns only that");
+        summary.stopped = summary.stopped_by_request = true;
+        return summary;
+      }
     }
     if (!event->final) throw Error("unexpected trial result while waiting for the final retraining");
     summary.final = *event->final;
