@@ -257,6 +257,9 @@ TEST(Coordinator, StopRequestFlushesAndTheSearchResumes) {
   EXPECT_FALSE(std::filesystem::exists(settings.results_path));
   EXPECT_EQ(scores(settings.results_path + ".partial").size(), 7u);
 
+  // As if the stop had come while /best was being rewritten: the resumed search writes it again.
+  h5::File::open_read_write(settings.results_path + ".partial").remove("best");
+
   stop = false;
   settings.resume = true;
   auto resumed_pool = make_in_process_pool(*null);
@@ -268,4 +271,25 @@ TEST(Coordinator, StopRequestFlushesAndTheSearchResumes) {
   ASSERT_TRUE(resumed.final && whole.final);
   EXPECT_EQ(resumed.final->test_hit_rate, whole.final->test_hit_rate);
   EXPECT_EQ(scores(settings.results_path), scores(dir.file("whole.h5")));
+  auto a = h5::File::open_read(dir.file("whole.h5")), b = h5::File::open_read(settings.results_path);
+  EXPECT_EQ(b.int_attribute("best", "trial_id"), a.int_attribute("best", "trial_id"));
+  EXPECT_EQ(b.read<std::uint8_t>("best/checkpoint"), a.read<std::uint8_t>("best/checkpoint"));
+
+  // Stopped after its last trial with /best lost: no trial is left to rewrite it, the replay must.
+  settings.results_path = dir.file("late.h5");
+  settings.resume = false;
+  settings.stop_requested = nullptr;
+  settings.stop_after_trials = whole.completed;
+  auto late_pool = make_in_process_pool(*null);
+  ASSERT_TRUE(run_search(settings, *late_pool).stopped);
+  h5::File::open_read_write(settings.results_path + ".partial").remove("best");
+  settings.resume = true;
+  settings.stop_after_trials = 0;
+  auto late_resumed_pool = make_in_process_pool(*null);
+  const auto late = run_search(settings, *late_resumed_pool);
+  EXPECT_EQ(late.resumed, whole.completed);
+  auto c = h5::File::open_read(settings.results_path);
+  ASSERT_TRUE(c.exists("best"));
+  EXPECT_EQ(c.int_attribute("best", "trial_id"), a.int_attribute("best", "trial_id"));
+  EXPECT_EQ(c.read<std::uint8_t>("best/checkpoint"), a.read<std::uint8_t>("best/checkpoint"));
 }

@@ -114,28 +114,34 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   summary.results_path = settings.results_path;
 
   TrialSpec best_spec;
+  std::string best_checkpoint;  // of a replayed best, to write /best again after the replay
   // Everything a finished trial changes, whether it just finished or a resumed search found it
   // in the file (then it is already written, and logged by the run that ran it).
   auto record = [&](const TrialSpec& spec, const TrialOutcome& outcome, bool fresh) {
     const bool ok = outcome.status == TrialStatus::Ok && !outcome.epochs.empty();
     const double score = settings.ranking == Ranking::BestEpoch ? outcome.best_hit_rate() : outcome.last_hit_rate();
     scheduler.report({spec.id, ok, score, outcome.last_hit_rate(), outcome.checkpoint});
+    const bool best = ok && (summary.best_trial < 0 || score > summary.best_score ||
+                             (score == summary.best_score && spec.id < summary.best_trial));
     if (fresh) {
       results.add_trial(spec, outcome, ok ? score : std::nan(""));
-      // A trial that reached max_epochs is never promoted: only the others' states are kept.
-      if (ok && spec.end_epoch < settings.hyperband.max_epochs) results.add_checkpoint(spec.id, outcome.checkpoint);
+      // Kept for resuming: the states promotions may continue (a trial that reached max_epochs
+      // never is), and the best trial's, which a resumed search writes to /best again.
+      if (ok && (spec.end_epoch < settings.hyperband.max_epochs || best)) {
+        results.add_checkpoint(spec.id, outcome.checkpoint);
+      }
       if (!ok) {
         spdlog::warn("trial {} {} on worker {}: {}", spec.id, trial_status_name(outcome.status), outcome.worker,
                      outcome.message.empty() ? "no epoch finished" : outcome.message);
       }
     }
-    if (ok && (summary.best_trial < 0 || score > summary.best_score ||
-               (score == summary.best_score && spec.id < summary.best_trial))) {
+    if (best) {
       summary.best_trial = spec.id;
       summary.best_score = score;
       summary.best_config = spec.config;
       best_spec = spec;
       if (fresh) results.set_best(spec, score, outcome.checkpoint);
+      else best_checkpoint = outcome.checkpoint;
     }
   };
 
@@ -172,6 +178,11 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
       }
     }
     summary.resumed = static_cast<std::int64_t>(replayed);
+    // A crash while /best was being rewritten may have left it missing or stale.
+    if (summary.best_trial >= 0 && !best_checkpoint.empty()) {
+      results.set_best(best_spec, summary.best_score, best_checkpoint);
+      results.flush();
+    }
     spdlog::info("resuming: {} of {} trials were finished ({} epochs), {} failed", replayed, scheduler.planned(),
                  scheduler.epochs_completed(), scheduler.failed());
   }
