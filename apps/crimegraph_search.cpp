@@ -321,7 +321,7 @@ int run(int argc, char** argv) {
     settings.results_path = job.out;
     settings.stop_after_trials = job.stop_after_trials;
     if (job.resume) {
-      const std::string partial = job.out + ".partial";
+      const std::string partial = partial_results_path(job.out);
       if (fs::exists(partial)) {
         settings.resume = true;
       } else if (fs::exists(job.out)) {
@@ -361,7 +361,7 @@ int run(int argc, char** argv) {
       std::cout << fmt::format("\nsearch '{}' stopped after {} of {} trials{}; resume it with --resume: {}\n",
                                job.name, summary.completed, summary.planned,
                                summary.stopped_by_request ? " on a signal" : " as asked",
-                               summary.results_path + ".partial")
+                               partial_results_path(summary.results_path))
                 << std::flush;
       // The workers are being stopped too and cannot be waited for.
       if (summary.stopped_by_request && mpi.size() > 1) mpi.abort(kExitStopped);

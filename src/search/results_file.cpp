@@ -1,5 +1,6 @@
 #include "crimegraph/search/results_file.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -39,10 +40,6 @@ const char* kInt32Columns[] = {"iteration", "bracket", "round", "start_epoch", "
 const char* kDoubleColumns[] = {"val_hit_rate_best", "val_hit_rate_last", "train_loss", "val_loss",
                                 "score",             "wall_seconds",      "train_seconds"};
 const char* kCurveColumns[] = {"train_loss", "val_loss", "val_hit_rate", "learning_rate", "train_seconds", "eval_seconds"};
-// What a resumed search must share with the one that wrote the file: everything that decides
-// the trials and their scores (not the job file's text: options such as --progress-seconds may change).
-const char* kSameSearchAttributes[] = {"name",      "search_space", "plan",     "variant",
-                                       "ranking",   "objective",    "dataset",  "hit_rate"};
 
 TrialStatus parse_trial_status(const std::string& name, const std::string& file) {
   for (auto s : {TrialStatus::Ok, TrialStatus::Diverged, TrialStatus::Failed})
@@ -61,21 +58,37 @@ std::vector<std::string> trial_columns(const std::vector<std::string>& hyperpara
   return names;
 }
 
+std::vector<std::string> curve_columns() {
+  std::vector<std::string> names = {"curves/trial_id", "curves/epoch"};
+  for (auto c : kCurveColumns) names.push_back(std::string("curves/") + c);
+  return names;
+}
+
 std::uint64_t rows_of(const h5::File& f, const std::string& column) {
   const auto dims = f.shape(column);
   return dims.empty() ? 0 : dims[0];
 }
 
+std::uint64_t shortest(const h5::File& f, const std::vector<std::string>& columns) {
+  std::uint64_t rows = UINT64_MAX;
+  for (const auto& name : columns) rows = std::min(rows, rows_of(f, name));
+  return rows;
+}
+
+void cut_columns(h5::File& f, const std::vector<std::string>& columns, std::uint64_t rows) {
+  for (const auto& name : columns) {
+    if (rows_of(f, name) != rows) f.truncate_column(name, rows);
+  }
+}
+
 // Reads back what an unfinished search recorded, cutting every column back to the last trial
 // whose row, epochs and checkpoint were all written (a crash can stop a flush part way).
 std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, const std::vector<std::string>& hp) {
-  const auto columns = trial_columns(hp);
-  std::uint64_t rows = UINT64_MAX;
-  for (const auto& name : columns) rows = std::min(rows, rows_of(f, name));
+  const auto columns = trial_columns(hp), curves = curve_columns();
+  const std::vector<std::string> checkpoint_columns = {"trial_id", "size"};
+  std::uint64_t rows = shortest(f, columns);
   const auto epochs_trained = f.read<std::int32_t>("trials/epochs_trained");
-  std::uint64_t curve_rows = UINT64_MAX;
-  for (auto name : kCurveColumns) curve_rows = std::min(curve_rows, rows_of(f, std::string("curves/") + name));
-  curve_rows = std::min({curve_rows, rows_of(f, "curves/trial_id"), rows_of(f, "curves/epoch")});
+  const std::uint64_t curve_rows = shortest(f, curves);
   std::uint64_t epochs = 0;
   for (std::uint64_t i = 0; i < rows; ++i) {
     if (epochs + static_cast<std::uint64_t>(epochs_trained[i]) > curve_rows) {
@@ -85,7 +98,7 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
     epochs += static_cast<std::uint64_t>(epochs_trained[i]);
   }
   // Checkpoints are flushed before the rows of their trials, so a cut here loses no recorded trial's.
-  std::uint64_t kept = std::min(rows_of(c, "trial_id"), rows_of(c, "size"));
+  std::uint64_t kept = shortest(c, checkpoint_columns);
   const auto checkpoint_ids = c.read<std::int64_t>("trial_id");
   const auto sizes = c.read<std::int64_t>("size");
   const auto bytes = c.read<std::uint8_t>("bytes");
@@ -97,19 +110,10 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
     }
     total += static_cast<std::uint64_t>(sizes[i]);
   }
-  for (const auto& name : columns) {
-    if (rows_of(f, name) != rows) f.truncate_column(name, rows);
-  }
-  for (auto name : {"curves/trial_id", "curves/epoch"}) {
-    if (rows_of(f, name) != epochs) f.truncate_column(name, epochs);
-  }
-  for (auto name : kCurveColumns) {
-    if (rows_of(f, std::string("curves/") + name) != epochs) f.truncate_column(std::string("curves/") + name, epochs);
-  }
-  for (auto name : {"trial_id", "size"}) {
-    if (rows_of(c, name) != kept) c.truncate_column(name, kept);
-  }
-  if (bytes.size() != total) c.truncate_column("bytes", total);
+  cut_columns(f, columns, rows);
+  cut_columns(f, curves, epochs);
+  cut_columns(c, checkpoint_columns, kept);
+  cut_columns(c, {"bytes"}, total);
 
   std::map<std::int64_t, std::string> checkpoints;
   std::uint64_t offset = 0;
@@ -156,7 +160,7 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
       r.eval_seconds = curve["eval_seconds"][e];
       o.epochs.push_back(r);
     }
-    if (const auto it = checkpoints.find(o.id); it != checkpoints.end()) o.checkpoint = it->second;
+    if (const auto it = checkpoints.find(o.id); it != checkpoints.end()) o.checkpoint = std::move(it->second);
     if (!recorded.emplace(o.id, std::move(t)).second) {
       throw DataError("'" + f.path() + "': trial " + std::to_string(ids[i]) + " is recorded twice");
     }
@@ -189,11 +193,13 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
       throw DataError("cannot resume '" + partial_path() + "': not a search results file of format version " +
                       std::to_string(kResultsFormatVersion));
     }
-    const std::map<std::string, std::string> ours = {
+    // What a resumed search must share with the one that wrote the file: everything that decides
+    // the trials and their scores (not the job file's text: options such as --progress-seconds may change).
+    const std::map<std::string, std::string> same = {
         {"name", m.name},         {"search_space", m.space_text}, {"plan", m.plan_text}, {"variant", m.variant},
         {"ranking", m.ranking},   {"objective", m.objective},     {"dataset", m.dataset}, {"hit_rate", m.hit_rate}};
-    for (auto name : kSameSearchAttributes) {
-      if (f.string_attribute("", name) != ours.at(name)) {
+    for (const auto& [name, value] : same) {
+      if (f.string_attribute("", name) != value) {
         throw ConfigError("cannot resume '" + partial_path() + "': it records another search (its " + name +
                           " differs from this job's)");
       }

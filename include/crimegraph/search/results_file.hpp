@@ -26,6 +26,11 @@ struct SearchMetadata {
   std::int32_t workers = 0;
 };
 
+/// Where a search whose results go to `path` keeps them while it runs, and the training states
+/// it keeps for resuming.
+inline std::string partial_results_path(const std::string& path) { return path + ".partial"; }
+inline std::string checkpoints_path(const std::string& path) { return path + ".checkpoints"; }
+
 /// A finished trial as the results file recorded it, for resuming a search.
 struct RecordedTrial {
   std::int64_t parent_id = -1, config_id = 0;
@@ -65,8 +70,8 @@ class ResultsWriter {
   const std::map<std::int64_t, RecordedTrial>& recorded() const;
 
   const std::string& path() const { return path_; }
-  std::string partial_path() const { return path_ + ".partial"; }
-  std::string checkpoints_path() const { return path_ + ".checkpoints"; }
+  std::string partial_path() const { return partial_results_path(path_); }
+  std::string checkpoints_path() const { return crimegraph::checkpoints_path(path_); }
 
  private:
   struct Impl;
