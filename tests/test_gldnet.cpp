@@ -148,6 +148,31 @@ TEST(FusedAdam, StepsAsLibTorchAdam) {
   }
 }
 
+TEST(FusedAdam, LeavesOtherTensorsToAdamsOwnStep) {
+  // A double parameter beside a float one: the whole update is Adam's, the closure run once.
+  auto run = [](auto make) {
+    std::vector<torch::Tensor> params = {torch::ones({5}, torch::kDouble).requires_grad_(),
+                                         torch::ones({3}).requires_grad_()};
+    auto optimizer = make(params);
+    int closures = 0;
+    for (int k = 0; k < 5; ++k) {
+      optimizer.step([&] {
+        ++closures;
+        optimizer.zero_grad();
+        auto loss = (params[0] * params[0]).sum() + (params[1] * 3.0).sum();
+        loss.backward();
+        return loss;
+      });
+    }
+    EXPECT_EQ(closures, 5);
+    return params;
+  };
+  const auto reference = run([](auto& p) { return torch::optim::Adam(p, torch::optim::AdamOptions(0.1)); });
+  const auto fused = run([](auto& p) { return FusedAdam(p, torch::optim::AdamOptions(0.1)); });
+  EXPECT_LT(reference[0].max().item<double>(), 0.6);
+  for (std::size_t i = 0; i < reference.size(); ++i) EXPECT_TRUE(torch::equal(reference[i], fused[i])) << i;
+}
+
 TEST(FusedAdam, CheckpointsAreAdamCheckpoints) {
   compare_adam(torch::optim::AdamOptions(0.01), 10, [](auto& adam, auto& fused_adam, auto& reference, auto& fused) {
     // Each optimizer's state, saved, loads into the other kind on fresh copies of the
