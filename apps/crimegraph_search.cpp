@@ -357,14 +357,15 @@ int run(int argc, char** argv) {
       auto pool = make_mpi_worker_pool(transport, mpi.size() - 1);
       summary = run_search(settings, *pool);
     }
-    if (summary.stopped) {
+    if (summary.stopped()) {
+      const bool on_request = summary.stop == SearchSummary::Stop::OnRequest;
       std::cout << fmt::format("\nsearch '{}' stopped after {} of {} trials{}; resume it with --resume: {}\n",
                                job.name, summary.completed, summary.planned,
-                               summary.stopped_by_request ? " on a signal" : " as asked",
+                               on_request ? " on a signal" : " as asked",
                                partial_results_path(summary.results_path))
                 << std::flush;
       // The workers are being stopped too and cannot be waited for.
-      if (summary.stopped_by_request && mpi.size() > 1) mpi.abort(kExitStopped);
+      if (on_request && mpi.size() > 1) mpi.abort(kExitStopped);
       return kExitStopped;
     }
     if (summary.resumed > 0) {

@@ -243,7 +243,7 @@ TEST(Coordinator, StopRequestFlushesAndTheSearchResumes) {
   auto null = make_null_objective();
   auto pool = make_in_process_pool(*null);
   const auto whole = run_search(settings, *pool);
-  ASSERT_FALSE(whole.stopped);
+  ASSERT_FALSE(whole.stopped());
 
   std::atomic<bool> stop{false};
   settings.results_path = dir.file("stopped.h5");
@@ -251,8 +251,8 @@ TEST(Coordinator, StopRequestFlushesAndTheSearchResumes) {
   StoppingObjective stopping(stop, 7);
   auto stopping_pool = make_in_process_pool(stopping);
   const auto stopped = run_search(settings, *stopping_pool);
-  EXPECT_TRUE(stopped.stopped);
-  EXPECT_TRUE(stopped.stopped_by_request);
+  EXPECT_TRUE(stopped.stopped());
+  EXPECT_EQ(stopped.stop, SearchSummary::Stop::OnRequest);
   EXPECT_EQ(stopped.completed, 7);
   EXPECT_FALSE(std::filesystem::exists(settings.results_path));
   EXPECT_EQ(scores(settings.results_path + ".partial").size(), 7u);
@@ -264,7 +264,7 @@ TEST(Coordinator, StopRequestFlushesAndTheSearchResumes) {
   settings.resume = true;
   auto resumed_pool = make_in_process_pool(*null);
   const auto resumed = run_search(settings, *resumed_pool);
-  EXPECT_FALSE(resumed.stopped);
+  EXPECT_FALSE(resumed.stopped());
   EXPECT_EQ(resumed.resumed, 7);
   EXPECT_EQ(resumed.completed, whole.completed);
   EXPECT_EQ(resumed.best_trial, whole.best_trial);
@@ -281,7 +281,7 @@ TEST(Coordinator, StopRequestFlushesAndTheSearchResumes) {
   settings.stop_requested = nullptr;
   settings.stop_after_trials = whole.completed;
   auto late_pool = make_in_process_pool(*null);
-  ASSERT_TRUE(run_search(settings, *late_pool).stopped);
+  ASSERT_EQ(run_search(settings, *late_pool).stop, SearchSummary::Stop::AfterTrials);
   h5::File::open_read_write(settings.results_path + ".partial").remove("best");
   settings.resume = true;
   settings.stop_after_trials = 0;

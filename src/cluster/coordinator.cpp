@@ -244,7 +244,7 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
       flush_if_due(true);
       spdlog::warn("stopping on request with {} of {} trials finished; the search resumes from {}",
                    scheduler.completed(), scheduler.planned(), results.partial_path());
-      summary.stopped = summary.stopped_by_request = true;
+      summary.stop = SearchSummary::Stop::OnRequest;
       break;
     }
     if (running.empty()) throw Error("internal error: the scheduler has work left but offers none");
@@ -275,7 +275,7 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
       flush_if_due(true);
       spdlog::warn("stopping after {} trials as asked; the search resumes from {}", finished_here,
                    results.partial_path());
-      summary.stopped = true;
+      summary.stop = SearchSummary::Stop::AfterTrials;
       break;
     }
     dispatch();
@@ -285,8 +285,8 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   summary.wall_seconds = seconds_since(t0);
   summary.completed = scheduler.completed();
   summary.failed = scheduler.failed();
-  if (summary.stopped) {
-    if (!summary.stopped_by_request) summary.workers = pool.shutdown();
+  if (summary.stopped()) {
+    if (summary.stop != SearchSummary::Stop::OnRequest) summary.workers = pool.shutdown();
     return summary;
   }
   summary.utilisation = busy_seconds / (pool.size() * std::max(summary.wall_seconds, 1e-9));
@@ -307,7 +307,7 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
     while (!(event = pool.wait(Clock::now() + kFlushInterval))) {
       if (settings.stop_requested && settings.stop_requested->load()) {
         spdlog::warn("stopping on request during the final retraining; resuming reruns only that");
-        summary.stopped = summary.stopped_by_request = true;
+        summary.stop = SearchSummary::Stop::OnRequest;
         return summary;
       }
     }

@@ -71,8 +71,13 @@ struct SearchSummary {
   std::vector<WorkerStats> workers;
   std::string results_path;
   std::int64_t resumed = 0;  ///< trials a resumed search found finished
-  bool stopped = false;      ///< stopped before the end: the files are left to resume
-  bool stopped_by_request = false;  ///< by stop_requested: the workers were not shut down
+  /// Why a search ended before its end, leaving its files to resume.
+  enum class Stop {
+    None,
+    AfterTrials,  ///< stop_after_trials
+    OnRequest,    ///< stop_requested: the workers were not shut down
+  } stop = Stop::None;
+  bool stopped() const { return stop != Stop::None; }
 };
 
 /// Runs the whole search: dispatches, records, promotes, retrains the best, shuts workers down.
