@@ -69,6 +69,20 @@ std::map<std::int64_t, Row> trials_table(const std::string& path) {
   return rows;
 }
 
+// Every trial of `a` is in `b`, with the same parent, configuration, score and status.
+void expect_same_trials(const std::map<std::int64_t, Row>& a, const std::map<std::int64_t, Row>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [id, row] : a) {
+    ASSERT_TRUE(b.count(id)) << id;
+    const auto& other = b.at(id);
+    EXPECT_EQ(row.parent, other.parent) << id;
+    EXPECT_EQ(row.loss_rho, other.loss_rho) << id;
+    EXPECT_EQ(row.ldn_layers, other.ldn_layers) << id;
+    EXPECT_EQ(row.score, other.score) << "trial " << id << " scored differently";
+    EXPECT_EQ(row.status, other.status) << id;
+  }
+}
+
 void check_complete(const std::string& path, int workers) {
   ASSERT_TRUE(std::filesystem::exists(path)) << path;
   EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
@@ -123,15 +137,7 @@ TEST_F(MpiSearch, SameTrialsTableWhateverTheNumberOfWorkers) {
   r = search(4, "w3.h5", "--window-cache-mb 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto a = trials_table(dir_->file("w1.h5")), b = trials_table(dir_->file("w3.h5"));
-  ASSERT_EQ(a.size(), b.size());
-  for (const auto& [id, row] : a) {
-    ASSERT_TRUE(b.count(id)) << id;
-    const auto& other = b.at(id);
-    EXPECT_EQ(row.parent, other.parent) << id;
-    EXPECT_EQ(row.loss_rho, other.loss_rho) << id;
-    EXPECT_EQ(row.ldn_layers, other.ldn_layers) << id;
-    EXPECT_EQ(row.score, other.score) << "trial " << id << " scored differently";
-  }
+  expect_same_trials(a, b);
   // A different seed gives different configurations.
   r = search(2, "seed9.h5", "--seed 9 --final-epochs 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -206,20 +212,6 @@ TEST_F(MpiSearch, ResultsLoadWithTheReadmePandasSnippet) {
   EXPECT_NE(r.output.find("rows 6"), std::string::npos) << r.output;
 }
 
-bool same_rows(const std::map<std::int64_t, Row>& a, const std::map<std::int64_t, Row>& b) {
-  if (a.size() != b.size()) return false;
-  for (const auto& [id, row] : a) {
-    const auto it = b.find(id);
-    if (it == b.end()) return false;
-    const auto& o = it->second;
-    if (row.parent != o.parent || row.score != o.score || row.loss_rho != o.loss_rho ||
-        row.ldn_layers != o.ldn_layers || row.status != o.status) {
-      return false;
-    }
-  }
-  return true;
-}
-
 std::uint64_t rows_in(const std::string& path) { return h5::File::open_read(path).shape("trials/trial_id")[0]; }
 
 TEST_F(MpiSearch, ResumesAStoppedSearchToTheSameResults) {
@@ -250,7 +242,7 @@ TEST_F(MpiSearch, ResumesAStoppedSearchToTheSameResults) {
   EXPECT_NE(r.output.find("resuming: 3 of 6 trials were finished"), std::string::npos) << r.output;
   check_complete(out, 2);
   EXPECT_FALSE(std::filesystem::exists(out + ".checkpoints"));
-  EXPECT_TRUE(same_rows(trials_table(dir_->file("whole.h5")), trials_table(out)));
+  expect_same_trials(trials_table(dir_->file("whole.h5")), trials_table(out));
   auto whole = h5::File::open_read(dir_->file("whole.h5")), resumed = h5::File::open_read(out);
   EXPECT_EQ(whole.int_attribute("best", "trial_id"), resumed.int_attribute("best", "trial_id"));
   EXPECT_EQ(whole.double_attribute("final", "test_hit_rate"), resumed.double_attribute("final", "test_hit_rate"));
@@ -289,7 +281,8 @@ TEST(SearchResume, StoppedAnywhereResumesToTheSameTable) {
       r = run_command(base_at(2) + out + " --resume");
       ASSERT_EQ(r.exit_code, 0) << r.output;
     }
-    EXPECT_TRUE(same_rows(whole, trials_table(out))) << "stopped after " << first;
+    SCOPED_TRACE("stopped after " + std::to_string(first));
+    expect_same_trials(whole, trials_table(out));
     EXPECT_FALSE(std::filesystem::exists(out + ".partial"));
   }
 }
