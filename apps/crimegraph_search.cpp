@@ -17,6 +17,7 @@
 #include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/data/synthetic_city.hpp"
 #include "crimegraph/error.hpp"
+#include "crimegraph/model/gldnet_kernel.hpp"
 #include "crimegraph/logging.hpp"
 #include "crimegraph/options.hpp"
 #include "crimegraph/search/plan.hpp"
@@ -240,10 +241,12 @@ int run(int argc, char** argv) {
   const auto space = SearchSpace::from_file(job.space_path);
   for (const auto& p : space.parameters()) job.base.set(p.name, p.default_value);  // validated above
   const auto plan = hyperband_plan(job.hyperband);
+  const auto simd = describe_simd_target("");  // a CRIMEGRAPH_SIMD this CPU cannot run fails here
   if (job.dry_run) {
     std::cout << describe_plan(plan, job.hyperband) << "\nsearch space (" << job.space_path << "):\n"
               << space.to_text();
     std::cout << "ranking: " << ranking_name(job.ranking) << " validation " << job.hit_rate.describe() << "\n";
+    std::cout << "GLDNet kernel here: " << simd << "\n";
     return 0;
   }
 

@@ -8,6 +8,7 @@ packages=(
   libhdf5-dev hdf5-tools
   libboost-program-options-dev libspdlog-dev libgtest-dev
   libgdal-dev libpugixml-dev libssl-dev zlib1g-dev
+  libhwy-dev
   python3-h5py python3-pandas
 )
 missing=()

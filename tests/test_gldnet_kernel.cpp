@@ -1,8 +1,10 @@
 // The hand-written GLDNet kernel against the LibTorch module with autograd: same predictions,
 // loss and parameter gradients, for several shapes and for batches that fill a group partly
-// or span two.
+// or span two; on every SIMD target this CPU can run.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <map>
 #include <random>
 
 #if defined(__SSE__)
@@ -50,8 +52,15 @@ std::string describe(const Case& c) {
          ", " + std::to_string(c.windows) + " windows" + (c.quiet ? ", quiet nodes" : "");
 }
 
-void check_against_autograd(const Case& c) {
-  SCOPED_TRACE(describe(c));
+// The kernel's outputs on one case: predictions, loss, parameter gradients (LibTorch's order).
+struct KernelRun {
+  std::vector<float> prediction;
+  double loss_sum = 0.0;
+  std::vector<torch::Tensor> grads;
+};
+
+void check_against_autograd(const Case& c, const std::string& target, KernelRun* keep = nullptr) {
+  SCOPED_TRACE(describe(c) + " on " + target);
   StreetGridOptions grid;
   grid.nodes = 37;
   grid.seed = 5;
@@ -94,8 +103,9 @@ void check_against_autograd(const Case& c) {
   double loss_sum = 0.0;
   std::vector<float> prediction(static_cast<std::size_t>(n * c.windows));
   for (int g = 0; g < groups; ++g) {
-    kernels.emplace_back(c.shape, adjacency->forward_matrix(), adjacency->transposed_matrix());
+    kernels.emplace_back(c.shape, adjacency->forward_matrix(), adjacency->transposed_matrix(), target);
     auto& k = kernels.back();
+    ASSERT_EQ(k.simd_target(), target);
     const int count = std::min(kLanes, c.windows - g * kLanes);
     std::vector<float> y(static_cast<std::size_t>(n * kLanes), 0.0f), grad(y.size());
     float* input = k.input();
@@ -141,41 +151,128 @@ void check_against_autograd(const Case& c) {
       EXPECT_GT(expect.abs().sum().item<float>(), 0.0f) << p.key();
     }
   }
+  if (keep) *keep = {prediction, loss_sum, kernel_grads};
+}
+
+// Every target this CPU runs, for value-parameterised tests: an AVX-512 machine also runs the
+// AVX2, SSE4 and baseline code.
+class KernelOnTarget : public ::testing::TestWithParam<std::string> {};
+
+std::string target_test_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
+// The cases of the autograd tests.
+const std::map<std::string, std::vector<Case>>& autograd_cases() {
+  static const std::map<std::string, std::vector<Case>> cases = {
+      {"default shape, partial group", {{make_shape(12, 2, 8, 5, 4), 5}}},
+      {"default shape, two groups", {{make_shape(12, 2, 8, 5, 4), 30}}},
+      {"odd widths", {{make_shape(7, 1, 5, 3, 3), 17}}},
+      {"wide layers", {{make_shape(12, 3, 16, 2, 16), 16}}},
+      // The sparse diffusion maps (8 and 16 units) skip all-zero lane vectors.
+      {"sparse diffusion maps",
+       {{make_shape(12, 1, 16, 3, 16), 16, true},
+        {make_shape(12, 2, 4, 4, 8), 21, true},
+        {make_shape(12, 0, 8, 2, 16), 7, true}}},
+      // Gated layers of 8 and 16 units skip the zero vectors of their inputs and of their
+      // outputs' gradients: several layers (the maps between them are the sparse ones), inputs
+      // of 12 (the first layer's weight gradients sparse too) and of 8 (dense), quiet nodes and not.
+      {"sparse gated maps",
+       {{make_shape(12, 3, 16, 1, 4), 16, true},
+        {make_shape(12, 4, 8, 2, 2), 19, true},
+        {make_shape(8, 2, 16, 0, 4), 16, true},
+        {make_shape(12, 2, 16, 1, 16), 13}}},
+      {"without gated layers", {{make_shape(12, 0, 8, 2, 2), 9}}},
+      {"without diffusion layers", {{make_shape(12, 2, 4, 0, 4), 3}}},
+  };
+  return cases;
+}
+
+void check_cases(const std::string& name, const std::string& target) {
+  for (const auto& c : autograd_cases().at(name)) check_against_autograd(c, target);
 }
 
 }  // namespace
 
-TEST(GLDNetKernel, DefaultShapeMatchesAutogradOnPartialGroup) { check_against_autograd({make_shape(12, 2, 8, 5, 4), 5}); }
+INSTANTIATE_TEST_SUITE_P(Simd, KernelOnTarget, ::testing::ValuesIn(simd_targets()), target_test_name);
 
-TEST(GLDNetKernel, DefaultShapeMatchesAutogradAcrossTwoGroups) {
-  check_against_autograd({make_shape(12, 2, 8, 5, 4), 30});
+TEST_P(KernelOnTarget, DefaultShapeMatchesAutogradOnPartialGroup) {
+  check_cases("default shape, partial group", GetParam());
 }
 
-TEST(GLDNetKernel, OddWidthsMatchAutograd) { check_against_autograd({make_shape(7, 1, 5, 3, 3), 17}); }
-
-TEST(GLDNetKernel, WideLayersMatchAutograd) { check_against_autograd({make_shape(12, 3, 16, 2, 16), 16}); }
-
-TEST(GLDNetKernel, SparseDiffusionMapsMatchAutograd) {
-  check_against_autograd({make_shape(12, 1, 16, 3, 16), 16, true});
-  check_against_autograd({make_shape(12, 2, 4, 4, 8), 21, true});
-  check_against_autograd({make_shape(12, 0, 8, 2, 16), 7, true});
+TEST_P(KernelOnTarget, DefaultShapeMatchesAutogradAcrossTwoGroups) {
+  check_cases("default shape, two groups", GetParam());
 }
 
-// Gated layers of 8 and 16 units skip the zero vectors of their inputs and of their outputs'
-// gradients: several layers (the maps between them are the sparse ones), inputs of 12 (the
-// first layer's weight gradients sparse too) and of 8 (dense), quiet nodes and not.
-TEST(GLDNetKernel, SparseGatedMapsMatchAutograd) {
-  check_against_autograd({make_shape(12, 3, 16, 1, 4), 16, true});
-  check_against_autograd({make_shape(12, 4, 8, 2, 2), 19, true});
-  check_against_autograd({make_shape(8, 2, 16, 0, 4), 16, true});
-  check_against_autograd({make_shape(12, 2, 16, 1, 16), 13});
+TEST_P(KernelOnTarget, OddWidthsMatchAutograd) { check_cases("odd widths", GetParam()); }
+
+TEST_P(KernelOnTarget, WideLayersMatchAutograd) { check_cases("wide layers", GetParam()); }
+
+TEST_P(KernelOnTarget, SparseDiffusionMapsMatchAutograd) { check_cases("sparse diffusion maps", GetParam()); }
+
+TEST_P(KernelOnTarget, SparseGatedMapsMatchAutograd) { check_cases("sparse gated maps", GetParam()); }
+
+TEST_P(KernelOnTarget, WithoutGatedLayersMatchesAutograd) { check_cases("without gated layers", GetParam()); }
+
+TEST_P(KernelOnTarget, WithoutDiffusionLayersMatchesAutograd) { check_cases("without diffusion layers", GetParam()); }
+
+// The targets with fused multiply-adds compute every lane by the same operations whatever
+// their width, so they agree bit for bit; the others are held to autograd's tolerance above.
+TEST(GLDNetKernel, TargetsWithFusedMultiplyAddAgreeBitForBit) {
+  std::vector<std::string> fused;
+  for (const auto& t : simd_targets())
+    if (t == "avx512" || t == "avx2" || t == "neon") fused.push_back(t);
+  if (fused.size() < 2) GTEST_SKIP() << "this CPU runs " << fused.size() << " target(s) with FMA: nothing to compare";
+  for (const auto& [name, cases] : autograd_cases()) {
+    for (const auto& c : cases) {
+      KernelRun first, other;
+      check_against_autograd(c, fused[0], &first);
+      for (std::size_t t = 1; t < fused.size(); ++t) {
+        SCOPED_TRACE(name + ": " + fused[0] + " against " + fused[t]);
+        check_against_autograd(c, fused[t], &other);
+        EXPECT_EQ(other.prediction, first.prediction);
+        EXPECT_EQ(other.loss_sum, first.loss_sum);
+        ASSERT_EQ(other.grads.size(), first.grads.size());
+        for (std::size_t i = 0; i < first.grads.size(); ++i) EXPECT_TRUE(torch::equal(other.grads[i], first.grads[i])) << i;
+      }
+    }
+  }
 }
 
-TEST(GLDNetKernel, WithoutGatedLayersMatchesAutograd) { check_against_autograd({make_shape(12, 0, 8, 2, 2), 9}); }
+TEST(GLDNetKernel, SimdTargetsAreListedChosenAndForced) {
+  const auto targets = simd_targets();
+  ASSERT_FALSE(targets.empty());
+  EXPECT_EQ(targets.back(), "baseline");  // the portable target runs everywhere, and is the last resort
+  const auto a = sparse_adjacency(synthetic_street_grid(StreetGridOptions{}), AdjacencyNorm::Row);
+  const GLDNetShape shape;
+  ::unsetenv("CRIMEGRAPH_SIMD");
+  EXPECT_EQ(default_simd_target(), targets.front());
+  EXPECT_EQ(GLDNetKernel(shape, a, a).simd_target(), targets.front());
+  for (const auto& t : targets) {
+    EXPECT_EQ(GLDNetKernel(shape, a, a, t).simd_target(), t);
+    EXPECT_NE(describe_simd_target(t).find(t), std::string::npos);
+  }
+  // The environment forces a target on every kernel that is not given one.
+  ::setenv("CRIMEGRAPH_SIMD", "BaseLine", 1);
+  EXPECT_EQ(default_simd_target(), "baseline");
+  EXPECT_EQ(GLDNetKernel(shape, a, a).simd_target(), "baseline");
+  EXPECT_EQ(GLDNetKernel(shape, a, a, targets.front()).simd_target(), targets.front());
+  ::setenv("CRIMEGRAPH_SIMD", "avx1024", 1);
+  EXPECT_THROW(default_simd_target(), ConfigError);
+  EXPECT_THROW(GLDNetKernel(shape, a, a), ConfigError);
+  ::unsetenv("CRIMEGRAPH_SIMD");
+  EXPECT_THROW(GLDNetKernel(shape, a, a, "avx1024"), ConfigError);
+  // A target of this build that the CPU cannot run is refused, not run into an illegal instruction.
+  for (const std::string t : {"avx512", "avx2", "sse4"}) {
+    if (std::find(targets.begin(), targets.end(), t) != targets.end()) continue;
+    try {
+      GLDNetKernel(shape, a, a, t);
+      ADD_FAILURE() << t << " was accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("cannot run"), std::string::npos) << e.what();
+    }
+  }
+}
 
-TEST(GLDNetKernel, WithoutDiffusionLayersMatchesAutograd) { check_against_autograd({make_shape(12, 2, 4, 0, 4), 3}); }
-
-TEST(GLDNetKernel, LoadsSmoothedWindowsIntoLanes) {
+TEST_P(KernelOnTarget, LoadsSmoothedWindowsIntoLanes) {
   const auto ds = fixture::small_city(30, 120, 3);
   const TrainingData data(ds);
   const std::int32_t lookback = 6;
@@ -183,7 +280,7 @@ TEST(GLDNetKernel, LoadsSmoothedWindowsIntoLanes) {
   GLDNetShape shape;
   shape.inputs = data.smoothed_width();
   const auto a = sparse_adjacency(ds.graph, AdjacencyNorm::Row);
-  GLDNetKernel kernel(shape, a, a);
+  GLDNetKernel kernel(shape, a, a, GetParam());
   const std::vector<std::int32_t> days = {50, 7, 119};
   kernel.load_windows(data, days.data(), 3, lookback, weights);
   const float* in = kernel.input();
@@ -213,7 +310,9 @@ TEST(GLDNetKernel, LoadsSmoothedWindowsIntoLanes) {
   EXPECT_THROW(kernel.load_windows(data, days.data(), kLanes + 1, lookback, weights), std::invalid_argument);
 }
 
-TEST(GLDNetKernel, CachedSmoothedWindowsLoadBitForBit) {
+// The table is made once by the default target; every target's kernel loads from it exactly
+// what it smooths from the raw days.
+TEST_P(KernelOnTarget, CachedSmoothedWindowsLoadBitForBit) {
   const auto ds = fixture::small_city(30, 120, 3);
   const TrainingData plain(ds);
   TrainingData cached(ds);
@@ -230,7 +329,7 @@ TEST(GLDNetKernel, CachedSmoothedWindowsLoadBitForBit) {
   GLDNetShape shape;
   shape.inputs = plain.smoothed_width();
   const auto a = sparse_adjacency(ds.graph, AdjacencyNorm::Row);
-  GLDNetKernel from_raw(shape, a, a), from_cache(shape, a, a);
+  GLDNetKernel from_raw(shape, a, a, GetParam()), from_cache(shape, a, a, GetParam());
   const auto weights = TrainingData::smoothing_weights(lookback);
   // A partial group with the first and last windows, then a full one.
   for (const std::vector<std::int32_t>& days :

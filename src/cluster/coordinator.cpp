@@ -8,6 +8,7 @@
 
 #include "crimegraph/cluster/mpi_transport.hpp"
 #include "crimegraph/error.hpp"
+#include "crimegraph/model/gldnet_kernel.hpp"
 
 namespace crimegraph {
 namespace {
@@ -187,8 +188,9 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
                  scheduler.epochs_completed(), scheduler.failed());
   }
   const std::int64_t epochs_before = scheduler.epochs_completed();
-  spdlog::info("search: {} trials planned ({} epochs), {} worker(s), results in {}", scheduler.planned(),
-               scheduler.epochs_planned(), pool.size(), results.partial_path());
+  spdlog::info("search: {} trials planned ({} epochs), {} worker(s), GLDNet kernel on {}, results in {}",
+               scheduler.planned(), scheduler.epochs_planned(), pool.size(), describe_simd_target(""),
+               results.partial_path());
 
   std::deque<int> idle;
   for (int w = 1; w <= pool.size(); ++w) idle.push_back(w);

@@ -9,6 +9,7 @@
 #include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/error.hpp"
 #include "crimegraph/model/baselines.hpp"
+#include "crimegraph/model/gldnet_kernel.hpp"
 
 namespace crimegraph {
 namespace {
@@ -26,6 +27,7 @@ Hyperparameters with_config(Hyperparameters hp, const Configuration& config) {
 // they fit the budget: its trials read the same windows again and again, and loading a group
 // from the table moves a quarter of the bytes (trials that change the lookback smooth their own).
 std::shared_ptr<const TrainingData> training_data(const GLDNetObjectiveOptions& options) {
+  spdlog::debug("GLDNet kernel on {}", describe_simd_target(""));
   auto data = std::make_shared<TrainingData>(read_dataset(options.dataset_path, DatasetParts::Training));
   const auto table_bytes = data->smoothed_table_bytes();
   if (table_bytes <= options.window_cache_bytes) {

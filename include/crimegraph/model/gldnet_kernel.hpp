@@ -6,8 +6,22 @@
 // a group of kLanes windows at once in a lane-innermost layout, [node][feature][lane], so every
 // operation (a broadcast weight times a vector of windows, a sparse-row times a contiguous
 // feature block) is a full SIMD vector whatever the layer widths, and a group's activations
-// stay in cache between forward and backward. The hot functions are compiled for AVX-512, AVX2
-// and baseline x86-64 and chosen at load time, so one binary runs on any cluster node.
+// stay in cache between forward and backward.
+//
+// The vector code is written once with Google Highway and compiled for every target of the
+// architecture (AVX-512, AVX2+FMA, SSE4 and a portable baseline on x86-64; NEON on ARM), each
+// target keeping a group's 16 windows in as many registers as its width needs (one on AVX-512,
+// two on AVX2, four on SSE4). Highway rather than GCC's target_clones of generic 16-float
+// vectors: GCC lowers a vector wider than the target's registers through the stack, which made
+// every target but AVX-512 several times slower, and only the host's clone was ever run.
+// Highway gives each target its own register width from one source, and any target the CPU
+// supports can be chosen at run time, so the tests run every one of them. The best target the
+// CPU runs is used unless CRIMEGRAPH_SIMD names another (simd_targets() lists them). SVE and
+// RVV are left out: their vectors have no size at compile time and cannot be held in arrays.
+//
+// The targets with fused multiply-adds (AVX-512, AVX2, NEON) give bit for bit the same
+// results, as every lane is a window computed by the same sequence of operations; SSE4 and the
+// baseline round each multiply-add twice and differ in the last bits.
 //
 // The kernel owns activations (GLDNetGradients the gradient sums) but not the parameters: it reads and
 // writes them through pointers in LibTorch's layout (see GLDNetParams), so the LibTorch module
@@ -15,6 +29,7 @@
 // the tests compare this kernel with.
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "crimegraph/data/street_graph.hpp"
@@ -22,6 +37,23 @@
 namespace crimegraph {
 
 class TrainingData;
+
+namespace detail {
+struct KernelState;
+struct GradientSums;
+}  // namespace detail
+
+/// The SIMD targets the kernel is compiled for that this CPU can run, best first: some of
+/// "avx512", "avx2", "sse4", "baseline" on x86-64; "neon", "baseline" on ARM.
+std::vector<std::string> simd_targets();
+
+/// The target kernels use unless told otherwise: the one the environment variable
+/// CRIMEGRAPH_SIMD names, else the best of simd_targets(). ConfigError when CRIMEGRAPH_SIMD
+/// names no target or one this CPU cannot run.
+std::string default_simd_target();
+
+/// "avx2 (8 floats a vector)": for the logs.
+std::string describe_simd_target(const std::string& target);
 
 struct GLDNetShape {
   std::int64_t inputs = 12;  ///< temporal summaries per node (smoothing scales x channels)
@@ -64,8 +96,7 @@ class GLDNetGradients {
 
  private:
   friend class GLDNetKernel;
-  struct Sums;
-  std::unique_ptr<Sums> s_;
+  std::unique_ptr<detail::GradientSums> s_;
 };
 
 class GLDNetKernel {
@@ -73,14 +104,17 @@ class GLDNetKernel {
   static constexpr int kLanes = 16;  ///< windows per group
 
   /// `forward` is the (row-normalised) adjacency A, `transposed` its transpose; both must
-  /// outlive the kernel.
-  GLDNetKernel(const GLDNetShape& shape, const SparseAdjacency& forward, const SparseAdjacency& transposed);
+  /// outlive the kernel. `simd_target` is one of simd_targets(), "" for default_simd_target().
+  GLDNetKernel(const GLDNetShape& shape, const SparseAdjacency& forward, const SparseAdjacency& transposed,
+               const std::string& simd_target = "");
   ~GLDNetKernel();
   GLDNetKernel(GLDNetKernel&&) noexcept;
   GLDNetKernel& operator=(GLDNetKernel&&) noexcept;
 
   const GLDNetShape& shape() const;
   std::int32_t nodes() const;
+  /// The SIMD target this kernel runs.
+  std::string simd_target() const;
 
   /// The group's input, [node][shape.inputs][kLanes]; filled by the caller or load_windows.
   float* input();
@@ -98,8 +132,7 @@ class GLDNetKernel {
   void backward(const GLDNetParams& params, const float* grad_prediction, GLDNetGradients& into);
 
  private:
-  struct State;
-  std::unique_ptr<State> s_;
+  std::unique_ptr<detail::KernelState> s_;
 };
 
 /// The original loss on one group, as a sum: sum over nodes and the first `count` lanes of
@@ -113,7 +146,8 @@ void load_labels(const TrainingData& data, const std::int32_t* target_days, int 
 
 /// Every window's smoothed summaries, [target day][node][scale x channel] (days before the
 /// first whole window are zero), computed by the same code as load_windows so that a group
-/// loaded from this table is bit for bit the group load_windows smooths itself.
+/// loaded from this table is bit for bit the group load_windows smooths itself, on every
+/// target (the smoothing rounds every multiply and add on its own).
 std::vector<float> smoothed_window_table(const TrainingData& data, std::int32_t lookback);
 
 }  // namespace crimegraph
