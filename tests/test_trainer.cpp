@@ -99,6 +99,9 @@ TEST(Trainer, ThreadCountDoesNotChangeResults) {
   ASSERT_EQ(b.fit(2), TrialStatus::Ok);
   EXPECT_EQ(a.predict({300, 301}), b.predict({300, 301}));
   EXPECT_EQ(a.history().back().train_loss, b.history().back().train_loss);
+  // ... and the threads really ran: a batch's groups went to both.
+  EXPECT_EQ(a.threads_used(), 1);
+  EXPECT_EQ(b.threads_used(), 2);
 }
 
 TEST(Trainer, ShortTrainingImprovesAndBeatsNaive) {

@@ -44,11 +44,45 @@ static_assert(kParts * kWidth == kLanes, "a group's windows fill whole vectors")
 #define CG_INLINE HWY_INLINE
 #define CG_PARTS(p) _Pragma("GCC unroll 16") for (int p = 0; p < kParts; ++p)
 
-// A group's 16 windows, one value each, in kParts registers; in memory it is a LaneBlock.
-struct Lanes {
-  V part[kParts];
+// A group's 16 windows, one value each, in kParts registers (Lanes; in memory a LaneBlock), or
+// some of them (a Slice: one register's windows). The windows are independent of each other,
+// so a loop may run over the whole group at once or over its slices one after another: the
+// maps that keep many sums in registers run slice by slice, which on every target needs as
+// many registers as one AVX-512 vector of sums would.
+template <int P>
+struct Group {
+  V part[P];
 };
+using Lanes = Group<kParts>;
+using Slice = Group<1>;
 static_assert(sizeof(Lanes) == sizeof(LaneBlock), "one layout for every target");
+
+// Registers the target has for vectors: 32 on AVX-512 and AArch64, 16 on the others; the
+// portable baseline's vectors are arrays the compiler places itself, fastest whole.
+#if HWY_TARGET == HWY_EMU128 || HWY_TARGET == HWY_SCALAR
+constexpr int kVectorRegisters = 1024;
+#elif HWY_TARGET == HWY_AVX3 || HWY_ARCH_ARM_A64
+constexpr int kVectorRegisters = 32;
+#else
+constexpr int kVectorRegisters = 16;
+#endif
+
+// Parts p0 .. p0 + P of a group in memory, and their store.
+template <int P>
+CG_INLINE Group<P> parts(const Lanes& x, int p0) {
+  Group<P> g;
+  for (int q = 0; q < P; ++q) g.part[q] = x.part[p0 + q];
+  return g;
+}
+template <int P>
+CG_INLINE void set_parts(Lanes& x, int p0, const Group<P>& g) {
+  for (int q = 0; q < P; ++q) x.part[p0 + q] = g.part[q];
+}
+
+// The parts a loop takes at once when it keeps `sums` sums per part in registers: the whole
+// group when they fit in about three quarters of the registers, else one part at a time.
+template <int Sums>
+constexpr int kPartsAtOnce = Sums * kParts <= kVectorRegisters * 3 / 4 ? kParts : 1;
 
 // The buffers are LaneBlocks; this file reads them as its own Lanes (the translation unit is
 // compiled with -fno-strict-aliasing).
@@ -59,56 +93,71 @@ CG_INLINE auto* rows(Buffer& buffer, int first_node, int width) {
   return lanes(buffer) + static_cast<std::ptrdiff_t>(first_node) * width;
 }
 
-CG_INLINE Lanes zero() {
-  Lanes r;
-  CG_PARTS(p) r.part[p] = hn::Zero(D());
+// The operations on groups and slices alike.
+#define CG_EACH_PART(p) _Pragma("GCC unroll 16") for (int p = 0; p < P; ++p)
+template <int P = kParts>
+CG_INLINE Group<P> zero() {
+  Group<P> r;
+  CG_EACH_PART(p) r.part[p] = hn::Zero(D());
   return r;
 }
-CG_INLINE Lanes splat(float v) {
-  Lanes r;
+template <int P = kParts>
+CG_INLINE Group<P> splat(float v) {
+  Group<P> r;
   const V s = hn::Set(D(), v);
-  CG_PARTS(p) r.part[p] = s;
+  CG_EACH_PART(p) r.part[p] = s;
   return r;
 }
-CG_INLINE Lanes operator+(Lanes a, const Lanes& b) {
-  CG_PARTS(p) a.part[p] = hn::Add(a.part[p], b.part[p]);
+template <int P>
+CG_INLINE Group<P> operator+(Group<P> a, const Group<P>& b) {
+  CG_EACH_PART(p) a.part[p] = hn::Add(a.part[p], b.part[p]);
   return a;
 }
-CG_INLINE Lanes operator-(Lanes a, const Lanes& b) {
-  CG_PARTS(p) a.part[p] = hn::Sub(a.part[p], b.part[p]);
+template <int P>
+CG_INLINE Group<P> operator-(Group<P> a, const Group<P>& b) {
+  CG_EACH_PART(p) a.part[p] = hn::Sub(a.part[p], b.part[p]);
   return a;
 }
-CG_INLINE Lanes operator*(Lanes a, const Lanes& b) {
-  CG_PARTS(p) a.part[p] = hn::Mul(a.part[p], b.part[p]);
+template <int P>
+CG_INLINE Group<P> operator*(Group<P> a, const Group<P>& b) {
+  CG_EACH_PART(p) a.part[p] = hn::Mul(a.part[p], b.part[p]);
   return a;
 }
-CG_INLINE Lanes operator*(float w, Lanes x) {
+template <int P>
+CG_INLINE Group<P> operator*(float w, Group<P> x) {
   const V s = hn::Set(D(), w);
-  CG_PARTS(p) x.part[p] = hn::Mul(s, x.part[p]);
+  CG_EACH_PART(p) x.part[p] = hn::Mul(s, x.part[p]);
   return x;
 }
-CG_INLINE Lanes& operator+=(Lanes& a, const Lanes& b) { return a = a + b; }
+template <int P>
+CG_INLINE Group<P>& operator+=(Group<P>& a, const Group<P>& b) {
+  return a = a + b;
+}
 
 // a x + c, rounded once on targets with FMA.
-CG_INLINE Lanes mul_add(const Lanes& a, const Lanes& x, Lanes c) {
-  CG_PARTS(p) c.part[p] = hn::MulAdd(a.part[p], x.part[p], c.part[p]);
+template <int P>
+CG_INLINE Group<P> mul_add(const Group<P>& a, const Group<P>& x, Group<P> c) {
+  CG_EACH_PART(p) c.part[p] = hn::MulAdd(a.part[p], x.part[p], c.part[p]);
   return c;
 }
-CG_INLINE Lanes mul_add(float a, const Lanes& x, Lanes c) {
+template <int P>
+CG_INLINE Group<P> mul_add(float a, const Group<P>& x, Group<P> c) {
   const V s = hn::Set(D(), a);
-  CG_PARTS(p) c.part[p] = hn::MulAdd(s, x.part[p], c.part[p]);
+  CG_EACH_PART(p) c.part[p] = hn::MulAdd(s, x.part[p], c.part[p]);
   return c;
 }
 // c - a x.
-CG_INLINE Lanes neg_mul_add(const Lanes& a, const Lanes& x, Lanes c) {
-  CG_PARTS(p) c.part[p] = hn::NegMulAdd(a.part[p], x.part[p], c.part[p]);
+template <int P>
+CG_INLINE Group<P> neg_mul_add(const Group<P>& a, const Group<P>& x, Group<P> c) {
+  CG_EACH_PART(p) c.part[p] = hn::NegMulAdd(a.part[p], x.part[p], c.part[p]);
   return c;
 }
 
 // NaN passes through relu and the clamps (as in LibTorch), so a diverging trial is seen as one.
-CG_INLINE Lanes relu(Lanes x) {
+template <int P>
+CG_INLINE Group<P> relu(Group<P> x) {
   const V z = hn::Zero(D());
-  CG_PARTS(p) x.part[p] = hn::IfThenZeroElse(x.part[p] < z, x.part[p]);
+  CG_EACH_PART(p) x.part[p] = hn::IfThenZeroElse(x.part[p] < z, x.part[p]);
   return x;
 }
 CG_INLINE Lanes clamp_above(Lanes x, float high) {
@@ -122,9 +171,10 @@ CG_INLINE Lanes clamp(Lanes x, float low, float high) {
   return clamp_above(x, high);
 }
 // v where c > 0, 0 elsewhere (and where c is NaN).
-CG_INLINE Lanes where_positive(const Lanes& c, Lanes v) {
+template <int P>
+CG_INLINE Group<P> where_positive(const Group<P>& c, Group<P> v) {
   const V z = hn::Zero(D());
-  CG_PARTS(p) v.part[p] = hn::IfThenElseZero(c.part[p] > z, v.part[p]);
+  CG_EACH_PART(p) v.part[p] = hn::IfThenElseZero(c.part[p] > z, v.part[p]);
   return v;
 }
 // True when any window's value is not zero (NaN counts as not zero, -0 as zero).
@@ -195,8 +245,9 @@ CG_INLINE void vsigmoid(Lanes* __restrict x) {
   vreciprocal<K>(x);
 }
 
-// store(e, sigmoid(load(e))) for e in [0, count), kElementBlock at a time.
-constexpr int kElementBlock = 8;
+// store(e, sigmoid(load(e))) for e in [0, count), kElementBlock at a time: as many as fit the
+// registers (an exp takes about four vectors of each group it steps).
+constexpr int kElementBlock = std::clamp(kVectorRegisters / (4 * kParts), 1, 8);
 template <typename Load, typename Store>
 CG_INLINE void sigmoid_blocks(std::ptrdiff_t count, Load load, Store store) {
   std::ptrdiff_t e = 0;
@@ -255,8 +306,9 @@ CG_INLINE void dense_pair_forward_fixed(const Lanes* __restrict x, int in_rt, co
 // gw[o][i] += sum_n dz[n][o] x[n][i]; gb[o] += sum_n dz[n][o]; dx[n][i] (+)= sum_o w[o][i] dz[n][o],
 // then, given a mask (the input's own ReLU output), dx[n][i] = 0 where mask[n][i] <= 0: the
 // ReLU's backward step done while the row is in registers rather than as a pass of its own.
-CG_INLINE Lanes masked(const Lanes& v, const Lanes* __restrict mask, int i) {
-  return mask ? where_positive(mask[i], v) : v;
+template <int P>
+CG_INLINE Group<P> masked(const Group<P>& v, const Lanes* __restrict mask, int i, int p0) {
+  return mask ? where_positive(parts<P>(mask[i], p0), v) : v;
 }
 
 // With Pair, the row also takes the second map's sum_o w2[o][i] dz2[n][o], after the first's.
@@ -267,26 +319,30 @@ CG_INLINE void input_gradient_row(const Lanes* __restrict dzn, int out, const fl
   // Inputs in chunks of up to 8 sums held in registers while the outputs stream by: one sum
   // at a time made each input a chain of `out` dependent multiply-adds.
   constexpr int kChunk = In < 8 ? In : 8;
-  for (int i0 = 0; i0 < In; i0 += kChunk) {
-    const int width = std::min(kChunk, In - i0);
-    Lanes acc[kChunk];
-    for (int i = 0; i < kChunk; ++i) acc[i] = accumulate && i < width ? dxn[i0 + i] : zero();
-    for (int o = 0; o < out; ++o) {
-      const Lanes d = dzn[o];
-      const float* wo = w + static_cast<std::ptrdiff_t>(o) * In + i0;
-      for (int i = 0; i < kChunk; ++i)
-        if (i < width) acc[i] = mul_add(wo[i], d, acc[i]);
-    }
-    if constexpr (Pair) {
+  constexpr int P = kPartsAtOnce<kChunk + 1>;
+  using G = Group<P>;
+  for (int p0 = 0; p0 < kParts; p0 += P) {
+    for (int i0 = 0; i0 < In; i0 += kChunk) {
+      const int width = std::min(kChunk, In - i0);
+      G acc[kChunk];
+      for (int i = 0; i < kChunk; ++i) acc[i] = accumulate && i < width ? parts<P>(dxn[i0 + i], p0) : zero<P>();
       for (int o = 0; o < out; ++o) {
-        const Lanes d = dz2n[o];
-        const float* wo = w2 + static_cast<std::ptrdiff_t>(o) * In + i0;
+        const G d = parts<P>(dzn[o], p0);
+        const float* wo = w + static_cast<std::ptrdiff_t>(o) * In + i0;
         for (int i = 0; i < kChunk; ++i)
           if (i < width) acc[i] = mul_add(wo[i], d, acc[i]);
       }
+      if constexpr (Pair) {
+        for (int o = 0; o < out; ++o) {
+          const G d = parts<P>(dz2n[o], p0);
+          const float* wo = w2 + static_cast<std::ptrdiff_t>(o) * In + i0;
+          for (int i = 0; i < kChunk; ++i)
+            if (i < width) acc[i] = mul_add(wo[i], d, acc[i]);
+        }
+      }
+      for (int i = 0; i < kChunk; ++i)
+        if (i < width) set_parts(dxn[i0 + i], p0, masked(acc[i], maskn, i0 + i, p0));
     }
-    for (int i = 0; i < kChunk; ++i)
-      if (i < width) dxn[i0 + i] = masked(acc[i], maskn, i0 + i);
   }
 }
 
@@ -300,31 +356,35 @@ template <int In, int Out>
 CG_INLINE void weight_gradient_block(const Lanes* __restrict x, const Lanes* __restrict dz, Lanes* __restrict gw,
                                      Lanes* __restrict gb, int n0, int n1) {
   constexpr int kSets = kGradientSets<In>;
-  for (int o = 0; o < Out; ++o) {
-    Lanes acc[kSets][In], bias[kSets];
-    for (int t = 0; t < kSets; ++t) {
-      bias[t] = zero();
-      for (int i = 0; i < In; ++i) acc[t][i] = zero();
-    }
-    int n = n0;
-    for (; n + kSets <= n1; n += kSets) {
+  constexpr int P = kPartsAtOnce<kSets*(In + 1) + 1>;
+  using G = Group<P>;
+  for (int p0 = 0; p0 < kParts; p0 += P) {
+    for (int o = 0; o < Out; ++o) {
+      G acc[kSets][In], bias[kSets];
       for (int t = 0; t < kSets; ++t) {
-        const Lanes d = dz[static_cast<std::ptrdiff_t>(n + t) * Out + o];
-        const Lanes* xn = x + static_cast<std::ptrdiff_t>(n + t) * In;
-        bias[t] += d;
-        for (int i = 0; i < In; ++i) acc[t][i] = mul_add(d, xn[i], acc[t][i]);
+        bias[t] = zero<P>();
+        for (int i = 0; i < In; ++i) acc[t][i] = zero<P>();
       }
-    }
-    for (; n < n1; ++n) {
-      const Lanes d = dz[static_cast<std::ptrdiff_t>(n) * Out + o];
-      const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * In;
-      bias[0] += d;
-      for (int i = 0; i < In; ++i) acc[0][i] = mul_add(d, xn[i], acc[0][i]);
-    }
-    Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * In;
-    for (int t = 0; t < kSets; ++t) {
-      for (int i = 0; i < In; ++i) g[i] += acc[t][i];
-      if (gb) gb[o] += bias[t];
+      int n = n0;
+      for (; n + kSets <= n1; n += kSets) {
+        for (int t = 0; t < kSets; ++t) {
+          const G d = parts<P>(dz[static_cast<std::ptrdiff_t>(n + t) * Out + o], p0);
+          const Lanes* xn = x + static_cast<std::ptrdiff_t>(n + t) * In;
+          bias[t] += d;
+          for (int i = 0; i < In; ++i) acc[t][i] = mul_add(d, parts<P>(xn[i], p0), acc[t][i]);
+        }
+      }
+      for (; n < n1; ++n) {
+        const G d = parts<P>(dz[static_cast<std::ptrdiff_t>(n) * Out + o], p0);
+        const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * In;
+        bias[0] += d;
+        for (int i = 0; i < In; ++i) acc[0][i] = mul_add(d, parts<P>(xn[i], p0), acc[0][i]);
+      }
+      Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * In;
+      for (int t = 0; t < kSets; ++t) {
+        for (int i = 0; i < In; ++i) set_parts(g[i], p0, parts<P>(g[i], p0) + acc[t][i]);
+        if (gb) set_parts(gb[o], p0, parts<P>(gb[o], p0) + bias[t]);
+      }
     }
   }
 }
@@ -389,7 +449,7 @@ CG_INLINE void dense_backward_fixed(const Lanes* __restrict x, int in_rt, const 
       for (int i = 0; i < in; ++i) {
         Lanes acc = accumulate_dx ? dxn[i] : zero();
         for (int o = 0; o < out; ++o) acc = mul_add(w[static_cast<std::ptrdiff_t>(o) * in + i], dzn[o], acc);
-        dxn[i] = masked(acc, maskn, i);
+        dxn[i] = masked(acc, maskn, i, 0);
       }
     }
   }
@@ -488,18 +548,32 @@ CG_INLINE void diffuse_rows(const SparseAdjacency& m, const Lanes* __restrict x,
                             std::int32_t r0 = 0, std::int32_t r1 = -1) {
   const int w = Width > 0 ? Width : width;
   if (r1 < 0) r1 = m.nodes;
+  // The row's sums stay in registers while its neighbours pass, in chunks of features and
+  // parts that fit them.
+  constexpr int kChunk = Width > 0 && Width * kParts <= kVectorRegisters / 2 ? Width : 8;
+  constexpr int kWide = Width > 0 ? std::min(Width, kChunk) : kChunk;
+  constexpr int P = kPartsAtOnce<kWide + 2>;
+  using G = Group<P>;
   for (std::int32_t r = r0; r < r1; ++r) {
     Lanes* yr = y + static_cast<std::ptrdiff_t>(r - r0) * w;
-    if (Update == RowUpdate::Assign) {
-      for (int f = 0; f < w; ++f) yr[f] = zero();
-    }
-    for (auto k = m.row_ptr[r]; k < m.row_ptr[r + 1]; ++k) {
-      const float v = m.value[static_cast<std::size_t>(k)];
-      const Lanes* xk = x + static_cast<std::ptrdiff_t>(m.col[static_cast<std::size_t>(k)]) * w;
-      for (int f = 0; f < w; ++f) yr[f] = mul_add(v, xk[f], yr[f]);
-    }
-    if (Update == RowUpdate::AddRelu) {
-      for (int f = 0; f < w; ++f) yr[f] = relu(yr[f]);
+    const auto k0 = m.row_ptr[r], k1 = m.row_ptr[r + 1];
+    for (int p0 = 0; p0 < kParts; p0 += P) {
+      for (int f0 = 0; f0 < w; f0 += kWide) {
+        const int fw = std::min(kWide, w - f0);
+        G acc[kWide];
+        for (int f = 0; f < kWide; ++f) {
+          acc[f] = Update == RowUpdate::AddRelu && f < fw ? parts<P>(yr[f0 + f], p0) : zero<P>();
+        }
+        for (auto k = k0; k < k1; ++k) {
+          const float v = m.value[static_cast<std::size_t>(k)];
+          const Lanes* xk = x + static_cast<std::ptrdiff_t>(m.col[static_cast<std::size_t>(k)]) * w + f0;
+          for (int f = 0; f < kWide; ++f)
+            if (f < fw) acc[f] = mul_add(v, parts<P>(xk[f], p0), acc[f]);
+        }
+        for (int f = 0; f < kWide; ++f) {
+          if (f < fw) set_parts(yr[f0 + f], p0, Update == RowUpdate::AddRelu ? relu(acc[f]) : acc[f]);
+        }
+      }
     }
   }
 }
@@ -560,13 +634,14 @@ void nonzero_lanes(const Lanes* x, std::int64_t rows, int width, std::uint32_t* 
        cg_bits_ != 0 && ((i = static_cast<std::uint32_t>(__builtin_ctz(cg_bits_))), true); \
        cg_bits_ &= cg_bits_ - 1)
 
-// acc[o] = b[o] (0 without b) + sum over the non-zero inputs i of w[o][i] xn[i].
-template <int In, int Out>
+// acc[o] = b[o] (0 without b) + sum over the non-zero inputs i of w[o][i] xn[i], on parts
+// p0 .. p0 + P.
+template <int In, int Out, int P>
 CG_INLINE void sparse_row(const Lanes* __restrict xn, std::uint32_t nonzero, const float* __restrict w,
-                          const float* __restrict b, Lanes* __restrict acc) {
-  for (int o = 0; o < Out; ++o) acc[o] = splat(b ? b[o] : 0.0f);
+                          const float* __restrict b, Group<P>* __restrict acc, int p0) {
+  for (int o = 0; o < Out; ++o) acc[o] = splat<P>(b ? b[o] : 0.0f);
   CG_EACH_BIT(i, nonzero) {
-    const Lanes xi = xn[i];
+    const Group<P> xi = parts<P>(xn[i], p0);
     const float* wi = w + i;  // a pointer, so that each weight's address is a constant offset
     for (int o = 0; o < Out; ++o) acc[o] = mul_add(wi[o * In], xi, acc[o]);
   }
@@ -581,20 +656,27 @@ CG_INLINE void sparse_layer_forward_fixed(const Lanes* __restrict x, const std::
                                           const SparseAdjacency& a, const float* __restrict w,
                                           const float* __restrict b, const float* __restrict w2,
                                           Lanes* __restrict local, Lanes* __restrict y, int nodes) {
+  constexpr int P = kPartsAtOnce<Out + 2>;
   for (int n = 0; n < nodes; ++n) {
-    sparse_row<In, Out>(x + static_cast<std::ptrdiff_t>(n) * In, x_nonzero[n], w2, nullptr,
-                        local + static_cast<std::ptrdiff_t>(n) * Out);
+    Lanes* ln = local + static_cast<std::ptrdiff_t>(n) * Out;
+    for (int p0 = 0; p0 < kParts; p0 += P) {
+      Group<P> acc[Out];
+      sparse_row<In, Out>(x + static_cast<std::ptrdiff_t>(n) * In, x_nonzero[n], w2, nullptr, acc, p0);
+      for (int o = 0; o < Out; ++o) set_parts(ln[o], p0, acc[o]);
+    }
   }
   for (int r = 0; r < nodes; ++r) {
-    Lanes acc[Out];
-    sparse_row<In, Out>(x + static_cast<std::ptrdiff_t>(r) * In, x_nonzero[r], w, b, acc);
-    for (auto k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k) {
-      const float v = a.value[static_cast<std::size_t>(k)];
-      const Lanes* lk = local + static_cast<std::ptrdiff_t>(a.col[static_cast<std::size_t>(k)]) * Out;
-      for (int o = 0; o < Out; ++o) acc[o] = mul_add(v, lk[o], acc[o]);
-    }
     Lanes* yr = y + static_cast<std::ptrdiff_t>(r) * Out;
-    for (int o = 0; o < Out; ++o) yr[o] = relu(acc[o]);
+    for (int p0 = 0; p0 < kParts; p0 += P) {
+      Group<P> acc[Out];
+      sparse_row<In, Out>(x + static_cast<std::ptrdiff_t>(r) * In, x_nonzero[r], w, b, acc, p0);
+      for (auto k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k) {
+        const float v = a.value[static_cast<std::size_t>(k)];
+        const Lanes* lk = local + static_cast<std::ptrdiff_t>(a.col[static_cast<std::size_t>(k)]) * Out;
+        for (int o = 0; o < Out; ++o) acc[o] = mul_add(v, parts<P>(lk[o], p0), acc[o]);
+      }
+      for (int o = 0; o < Out; ++o) set_parts(yr[o], p0, relu(acc[o]));
+    }
   }
 }
 
@@ -610,20 +692,24 @@ CG_INLINE void sparse_weight_gradient_block(const Lanes* __restrict x, const Lan
   for (int n = 0; n < nodes; ++n) {
     CG_EACH_BIT(o, dz_nonzero[n]) listed[o][count[o]++] = static_cast<std::uint8_t>(n);
   }
+  constexpr int P = kPartsAtOnce<In + 2>;
+  using G = Group<P>;
   for (int o = 0; o < Out; ++o) {
     if (count[o] == 0) continue;
-    Lanes acc[In], bias = zero();
-    for (int i = 0; i < In; ++i) acc[i] = zero();
-    for (int k = 0; k < count[o]; ++k) {
-      const int n = listed[o][k];
-      const Lanes d = dz[static_cast<std::ptrdiff_t>(n) * Out + o];
-      const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * In;
-      bias += d;
-      for (int i = 0; i < In; ++i) acc[i] = mul_add(d, xn[i], acc[i]);
-    }
     Lanes* g = gw + static_cast<std::ptrdiff_t>(o) * In;
-    for (int i = 0; i < In; ++i) g[i] += acc[i];
-    if (gb) gb[o] += bias;
+    for (int p0 = 0; p0 < kParts; p0 += P) {
+      G acc[In], bias = zero<P>();
+      for (int i = 0; i < In; ++i) acc[i] = zero<P>();
+      for (int k = 0; k < count[o]; ++k) {
+        const int n = listed[o][k];
+        const G d = parts<P>(dz[static_cast<std::ptrdiff_t>(n) * Out + o], p0);
+        const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * In;
+        bias += d;
+        for (int i = 0; i < In; ++i) acc[i] = mul_add(d, parts<P>(xn[i], p0), acc[i]);
+      }
+      for (int i = 0; i < In; ++i) set_parts(g[i], p0, parts<P>(g[i], p0) + acc[i]);
+      if (gb) set_parts(gb[o], p0, parts<P>(gb[o], p0) + bias);
+    }
   }
 }
 
@@ -638,24 +724,29 @@ CG_INLINE void sparse_input_gradient_row(const Lanes* __restrict xn, std::uint32
                                          std::uint32_t dz2_nonzero, const float* __restrict w2,
                                          Lanes* __restrict dxn) {
   constexpr int kChunk = In < 8 ? In : 8;
+  constexpr int P = kPartsAtOnce<kChunk + 1>;
+  using G = Group<P>;
   for (int i0 = 0; i0 < In; i0 += kChunk) {
-    Lanes acc[kChunk];
-    for (int i = 0; i < kChunk; ++i) acc[i] = zero();
-    if ((x_nonzero >> i0) & ((1u << kChunk) - 1)) {
-      CG_EACH_BIT(o, dz_nonzero) {
-        const Lanes d = dzn[o];
-        const float* wo = w + o * In + i0;
-        for (int i = 0; i < kChunk; ++i) acc[i] = mul_add(wo[i], d, acc[i]);
-      }
-      if constexpr (Pair) {
-        CG_EACH_BIT(o, dz2_nonzero) {
-          const Lanes d = dz2n[o];
-          const float* wo = w2 + o * In + i0;
+    const bool any = (x_nonzero >> i0) & ((1u << kChunk) - 1);
+    for (int p0 = 0; p0 < kParts; p0 += P) {
+      G acc[kChunk];
+      for (int i = 0; i < kChunk; ++i) acc[i] = zero<P>();
+      if (any) {
+        CG_EACH_BIT(o, dz_nonzero) {
+          const G d = parts<P>(dzn[o], p0);
+          const float* wo = w + o * In + i0;
           for (int i = 0; i < kChunk; ++i) acc[i] = mul_add(wo[i], d, acc[i]);
         }
+        if constexpr (Pair) {
+          CG_EACH_BIT(o, dz2_nonzero) {
+            const G d = parts<P>(dz2n[o], p0);
+            const float* wo = w2 + o * In + i0;
+            for (int i = 0; i < kChunk; ++i) acc[i] = mul_add(wo[i], d, acc[i]);
+          }
+        }
       }
+      for (int i = 0; i < kChunk; ++i) set_parts(dxn[i0 + i], p0, masked(acc[i], xn, i0 + i, p0));
     }
-    for (int i = 0; i < kChunk; ++i) dxn[i0 + i] = masked(acc[i], xn, i0 + i);
   }
 }
 
@@ -728,11 +819,17 @@ template <int H>
 CG_INLINE void sparse_gated_map_fixed(const Lanes* __restrict x, const std::uint32_t* __restrict x_nonzero,
                                       const float* __restrict w, const float* __restrict b, Lanes* __restrict z,
                                       int nodes) {
+  constexpr int P = kPartsAtOnce<H + 2>;
   for (int n = 0; n < nodes; ++n) {
     const Lanes* xn = x + static_cast<std::ptrdiff_t>(n) * H;
     Lanes* zn = z + static_cast<std::ptrdiff_t>(n) * 2 * H;
-    sparse_row<H, H>(xn, x_nonzero[n], w, b, zn);
-    sparse_row<H, H>(xn, x_nonzero[n], w + H * H, b + H, zn + H);
+    for (int half = 0; half < 2; ++half) {
+      for (int p0 = 0; p0 < kParts; p0 += P) {
+        Group<P> acc[H];
+        sparse_row<H, H>(xn, x_nonzero[n], w + half * H * H, b + half * H, acc, p0);
+        for (int o = 0; o < H; ++o) set_parts(zn[half * H + o], p0, acc[o]);
+      }
+    }
   }
 }
 
@@ -1115,6 +1212,7 @@ constexpr const char* target_name() {
 #undef CG_CASE_OUT
 #undef CG_EACH
 #undef CG_PARTS
+#undef CG_EACH_PART
 #undef CG_INLINE
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "crimegraph/model/trainer.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -86,11 +87,13 @@ struct Trainer::Impl {
   };
   std::vector<Workspace> workspaces;
   std::vector<GLDNetGradients> gradients;  // per group of the batch
+  std::vector<char> thread_seen;           // per workspace: has its thread run a group
 
   void prepare_groups(std::size_t groups) {
     const auto threads = static_cast<std::size_t>(std::max(1, at::get_num_threads()));
     const auto lanes = static_cast<std::size_t>(data->nodes()) * GLDNetKernel::kLanes;
     while (workspaces.size() < threads) {
+      thread_seen.push_back(0);
       workspaces.push_back({GLDNetKernel(model->shape, model->adjacency->forward_matrix(),
                                          model->adjacency->transposed_matrix()),
                             std::vector<float>(lanes), std::vector<float>(lanes)});
@@ -111,7 +114,9 @@ struct Trainer::Impl {
     const auto groups = group_count(windows);
     prepare_groups(groups);  // allocate outside the parallel region
     at::parallel_for(0, static_cast<std::int64_t>(groups), 1, [&](std::int64_t begin, std::int64_t end) {
-      auto& w = workspaces[static_cast<std::size_t>(at::get_thread_num()) % workspaces.size()];
+      const auto thread = static_cast<std::size_t>(at::get_thread_num()) % workspaces.size();
+      thread_seen[thread] = 1;  // each thread writes its own element
+      auto& w = workspaces[thread];
       for (auto g = begin; g < end; ++g) body(static_cast<std::size_t>(g), w);
     });
   }
@@ -260,6 +265,11 @@ const std::string& Trainer::message() const { return impl_->message; }
 const std::vector<EpochRecord>& Trainer::history() const { return impl_->history; }
 const Hyperparameters& Trainer::hyperparameters() const { return impl_->hp; }
 const WindowIndex& Trainer::windows() const { return impl_->index; }
+
+int Trainer::threads_used() const {
+  const auto& seen = impl_->thread_seen;
+  return static_cast<int>(std::count(seen.begin(), seen.end(), 1));
+}
 
 std::int64_t Trainer::parameter_count() const {
   std::int64_t n = 0;

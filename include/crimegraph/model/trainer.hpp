@@ -64,6 +64,8 @@ class Trainer {
   const Hyperparameters& hyperparameters() const;
   const WindowIndex& windows() const;
   std::int64_t parameter_count() const;
+  /// How many intra-op threads ran groups of windows so far (at most TrainerOptions::threads).
+  int threads_used() const;
 
   /// The full training state (weights, optimiser moments, schedule position, epoch, seed and
   /// hyperparameters) as bytes; restore() on a Trainer of the same hyperparameters resumes
