@@ -51,6 +51,9 @@ static_assert(kParts * kWidth == kLanes, "a group's windows fill whole vectors")
 // many registers as one AVX-512 vector of sums would.
 template <int P>
 struct Group {
+  // Declared, so that it is compiled for the target: NEON's vectors have a constructor of their
+  // own, which an implicit one would call without the target's instructions.
+  HWY_INLINE Group() {}
   V part[P];
 };
 using Lanes = Group<kParts>;

@@ -9,9 +9,9 @@
 // stay in cache between forward and backward.
 //
 // The vector code is written once with Google Highway and compiled for every target of the
-// architecture (AVX-512, AVX2+FMA, SSE4 and a portable baseline on x86-64; NEON on ARM), each
-// target keeping a group's 16 windows in as many registers as its width needs (one on AVX-512,
-// two on AVX2, four on SSE4). Highway rather than GCC's target_clones of generic 16-float
+// architecture (AVX-512, AVX2+FMA, SSE4 and a portable baseline on x86-64; NEON on 64-bit ARM,
+// where every CPU has it), each target keeping a group's 16 windows in as many registers as
+// its width needs (one on AVX-512, two on AVX2, four on SSE4 and NEON). Highway rather than GCC's target_clones of generic 16-float
 // vectors: GCC lowers a vector wider than the target's registers through the stack, which made
 // every target but AVX-512 several times slower, and only the host's clone was ever run.
 // Highway gives each target its own register width from one source, and any target the CPU
@@ -44,7 +44,7 @@ struct GradientSums;
 }  // namespace detail
 
 /// The SIMD targets the kernel is compiled for that this CPU can run, best first: some of
-/// "avx512", "avx2", "sse4", "baseline" on x86-64; "neon", "baseline" on ARM.
+/// "avx512", "avx2", "sse4", "baseline" on x86-64; "neon" on ARM.
 std::vector<std::string> simd_targets();
 
 /// The target kernels use unless told otherwise: the one the environment variable
