@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_cpu.hpp"
 #include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/data/events.hpp"
 #include "crimegraph/data/gis_graph.hpp"
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--graph")) graph_path = argv[i + 1];
     if (!std::strcmp(argv[i], "--runs")) runs = std::stoi(argv[i + 1]);
   }
+  std::printf("%s\n", bench::cpu_description().c_str());
   const auto graph = read_dataset(graph_path);
   const auto csv = (std::filesystem::temp_directory_path() / "crimegraph-bench-events.csv").string();
   const bool keep = std::getenv("KEEP_CSV") != nullptr;  // reuse the file between runs (profiling)
