@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
     setup_logging(vm["log-level"].as<std::string>());
     // Everything the user gave is validated before the dataset is read.
     const auto hp = hyperparameters_from(vm);
-    describe_simd_target("");  // a CRIMEGRAPH_SIMD this CPU cannot run is an error before the dataset is read
+    const auto kernel = describe_simd_target("");  // a CRIMEGRAPH_SIMD this CPU cannot run fails before the dataset is read
     const auto epochs = vm["epochs"].as<std::int32_t>();
     if (epochs < 1) throw ConfigError("--epochs must be at least 1");
     TrainerOptions options;
@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
                              dataset.nodes(), dataset.days(), trainer.windows().count(Split::Train),
                              trainer.windows().count(Split::Validation), trainer.windows().count(Split::Test));
     std::cout << fmt::format("model   GLDNet, {} parameters; {}\n", trainer.parameter_count(), hp.describe());
-    std::cout << fmt::format("kernel  {}\n", describe_simd_target(""));
+    std::cout << fmt::format("kernel  {}\n", kernel);
     std::cout << fmt::format("scoring {}\n", options.hit_rate.describe());
     trainer.fit(epochs, [&](const EpochRecord& r) {
       std::cout << fmt::format("epoch {:>3}/{}  loss {:.5f}  val loss {:.5f}  val hit rate {:.4f}  lr {:.5f}  "

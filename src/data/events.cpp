@@ -118,10 +118,6 @@ const char* detect_date_format(std::string_view text, std::int32_t& day) {
 // --- categories --------------------------------------------------------------------------------
 
 namespace {
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 bool contains_word(const std::string& text, const std::string& word) {
   for (std::size_t at = text.find(word); at != std::string::npos; at = text.find(word, at + 1)) {
     const bool left = at == 0 || !std::isalnum(static_cast<unsigned char>(text[at - 1]));
@@ -146,7 +142,7 @@ CategoryMap CategoryMap::parse(const std::string& text, const std::string& origi
     std::vector<std::string> words;
     std::istringstream ws(entry.value);
     for (std::string w; std::getline(ws, w, ',');) {
-      if (!trim(w).empty()) words.push_back(lower(trim(w)));
+      if (!trim(w).empty()) words.push_back(to_lower(trim(w)));
     }
     if (words.empty()) {
       throw ConfigError(origin + ":" + std::to_string(entry.line) + ": category '" + entry.key + "' has no keywords");
@@ -167,7 +163,7 @@ CategoryMap CategoryMap::from_file(const std::string& path) {
 int CategoryMap::classify(const std::string& type) {
   const auto it = cache_.find(type);
   if (it != cache_.end()) return it->second;
-  const auto t = lower(trim(type));
+  const auto t = to_lower(trim(type));
   int found = -1;
   for (std::size_t c = 0; c < names_.size() && found < 0; ++c)
     for (const auto& w : keywords_[c])

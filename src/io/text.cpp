@@ -1,5 +1,6 @@
 #include "crimegraph/io/text.hpp"
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -14,6 +15,11 @@ std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r");
   if (b == std::string::npos) return "";
   return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+std::string to_lower(std::string text) {
+  for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
 }
 
 double parse_number(const std::string& text, const std::string& where) {

@@ -3,7 +3,6 @@
 #include <hwy/targets.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <stdexcept>
@@ -13,6 +12,7 @@
 #endif
 
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/text.hpp"
 #include "crimegraph/model/training_data.hpp"
 #include "model/gldnet_kernel_state.hpp"
 
@@ -22,17 +22,16 @@ namespace detail {
 
 namespace {
 
-std::vector<const KernelTarget*> runnable_targets() {
-  const std::int64_t supported = hwy::SupportedTargets();
-  std::vector<const KernelTarget*> runnable;
-  for (const auto* t : compiled_kernel_targets())
-    if (supported & t->hwy_bits) runnable.push_back(t);
+// The compiled targets this CPU runs, best first (the CPU does not change while we run).
+const std::vector<const KernelTarget*>& runnable_targets() {
+  static const auto runnable = [] {
+    const std::int64_t supported = hwy::SupportedTargets();
+    std::vector<const KernelTarget*> out;
+    for (const auto* t : compiled_kernel_targets())
+      if (supported & t->hwy_bits) out.push_back(t);
+    return out;
+  }();
   return runnable;
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 std::string names(const std::vector<const KernelTarget*>& targets) {
@@ -42,8 +41,8 @@ std::string names(const std::vector<const KernelTarget*>& targets) {
 }
 
 const KernelTarget& find_target(const std::string& name, const char* what) {
-  static const auto runnable = runnable_targets();
-  const auto key = lower(name);
+  const auto& runnable = runnable_targets();
+  const auto key = to_lower(name);
   for (const auto* t : runnable)
     if (key == t->name) return *t;
   for (const auto* t : compiled_kernel_targets()) {
@@ -60,7 +59,7 @@ const KernelTarget& kernel_target(const std::string& name) {
   if (!name.empty()) return find_target(name, "SIMD target ");
   const char* forced = std::getenv("CRIMEGRAPH_SIMD");
   if (forced && *forced) return find_target(forced, "CRIMEGRAPH_SIMD=");
-  static const auto runnable = runnable_targets();
+  const auto& runnable = runnable_targets();
   if (runnable.empty()) throw std::logic_error("the GLDNet kernel has no target this CPU runs");
   return *runnable.front();
 }
@@ -87,6 +86,7 @@ using detail::kLanes;
 using detail::LaneBlock;
 using detail::LaneBuffer;
 using detail::kTileNodes;
+using detail::sparse_units;
 
 // Subnormal floats cost a microcode assist (a hundred cycles or more) in every operation that
 // meets one, and the smoothed inputs are full of them. The trainer sets flush-to-zero on its
@@ -105,9 +105,6 @@ class FlushDenormals {
   unsigned saved_;
 #endif
 };
-
-// True when the sparse maps take a layer of this many units (gldnet_kernel_simd.cpp has them).
-constexpr bool sparse_units(std::int64_t units) { return units == 8 || units == 16; }
 
 void reduce_lanes(const LaneBuffer& acc, float* out, bool add) {
   for (std::size_t i = 0; i < acc.size(); ++i) {

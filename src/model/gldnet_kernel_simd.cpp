@@ -42,10 +42,10 @@ constexpr int kParts = kLanes / kWidth;
 static_assert(kParts * kWidth == kLanes, "a group's windows fill whole vectors");
 
 #define CG_INLINE HWY_INLINE
-#define CG_PARTS(p) _Pragma("GCC unroll 16") for (int p = 0; p < kParts; ++p)
+#define CG_EACH_PART(p, count) _Pragma("GCC unroll 16") for (int p = 0; p < (count); ++p)
 
 // A group's 16 windows, one value each, in kParts registers (Lanes; in memory a LaneBlock), or
-// some of them (a Slice: one register's windows). The windows are independent of each other,
+// some of them (Group<1>: one register's windows). The windows are independent of each other,
 // so a loop may run over the whole group at once or over its slices one after another: the
 // maps that keep many sums in registers run slice by slice, which on every target needs as
 // many registers as one AVX-512 vector of sums would.
@@ -57,7 +57,6 @@ struct Group {
   V part[P];
 };
 using Lanes = Group<kParts>;
-using Slice = Group<1>;
 static_assert(sizeof(Lanes) == sizeof(LaneBlock), "one layout for every target");
 
 // Registers the target has for vectors: 32 on AVX-512 and AArch64, 16 on the others; the
@@ -97,39 +96,38 @@ CG_INLINE auto* rows(Buffer& buffer, int first_node, int width) {
 }
 
 // The operations on groups and slices alike.
-#define CG_EACH_PART(p) _Pragma("GCC unroll 16") for (int p = 0; p < P; ++p)
 template <int P = kParts>
 CG_INLINE Group<P> zero() {
   Group<P> r;
-  CG_EACH_PART(p) r.part[p] = hn::Zero(D());
+  CG_EACH_PART(p, P) r.part[p] = hn::Zero(D());
   return r;
 }
 template <int P = kParts>
 CG_INLINE Group<P> splat(float v) {
   Group<P> r;
   const V s = hn::Set(D(), v);
-  CG_EACH_PART(p) r.part[p] = s;
+  CG_EACH_PART(p, P) r.part[p] = s;
   return r;
 }
 template <int P>
 CG_INLINE Group<P> operator+(Group<P> a, const Group<P>& b) {
-  CG_EACH_PART(p) a.part[p] = hn::Add(a.part[p], b.part[p]);
+  CG_EACH_PART(p, P) a.part[p] = hn::Add(a.part[p], b.part[p]);
   return a;
 }
 template <int P>
 CG_INLINE Group<P> operator-(Group<P> a, const Group<P>& b) {
-  CG_EACH_PART(p) a.part[p] = hn::Sub(a.part[p], b.part[p]);
+  CG_EACH_PART(p, P) a.part[p] = hn::Sub(a.part[p], b.part[p]);
   return a;
 }
 template <int P>
 CG_INLINE Group<P> operator*(Group<P> a, const Group<P>& b) {
-  CG_EACH_PART(p) a.part[p] = hn::Mul(a.part[p], b.part[p]);
+  CG_EACH_PART(p, P) a.part[p] = hn::Mul(a.part[p], b.part[p]);
   return a;
 }
 template <int P>
 CG_INLINE Group<P> operator*(float w, Group<P> x) {
   const V s = hn::Set(D(), w);
-  CG_EACH_PART(p) x.part[p] = hn::Mul(s, x.part[p]);
+  CG_EACH_PART(p, P) x.part[p] = hn::Mul(s, x.part[p]);
   return x;
 }
 template <int P>
@@ -140,19 +138,19 @@ CG_INLINE Group<P>& operator+=(Group<P>& a, const Group<P>& b) {
 // a x + c, rounded once on targets with FMA.
 template <int P>
 CG_INLINE Group<P> mul_add(const Group<P>& a, const Group<P>& x, Group<P> c) {
-  CG_EACH_PART(p) c.part[p] = hn::MulAdd(a.part[p], x.part[p], c.part[p]);
+  CG_EACH_PART(p, P) c.part[p] = hn::MulAdd(a.part[p], x.part[p], c.part[p]);
   return c;
 }
 template <int P>
 CG_INLINE Group<P> mul_add(float a, const Group<P>& x, Group<P> c) {
   const V s = hn::Set(D(), a);
-  CG_EACH_PART(p) c.part[p] = hn::MulAdd(s, x.part[p], c.part[p]);
+  CG_EACH_PART(p, P) c.part[p] = hn::MulAdd(s, x.part[p], c.part[p]);
   return c;
 }
 // c - a x.
 template <int P>
 CG_INLINE Group<P> neg_mul_add(const Group<P>& a, const Group<P>& x, Group<P> c) {
-  CG_EACH_PART(p) c.part[p] = hn::NegMulAdd(a.part[p], x.part[p], c.part[p]);
+  CG_EACH_PART(p, P) c.part[p] = hn::NegMulAdd(a.part[p], x.part[p], c.part[p]);
   return c;
 }
 
@@ -160,24 +158,24 @@ CG_INLINE Group<P> neg_mul_add(const Group<P>& a, const Group<P>& x, Group<P> c)
 template <int P>
 CG_INLINE Group<P> relu(Group<P> x) {
   const V z = hn::Zero(D());
-  CG_EACH_PART(p) x.part[p] = hn::IfThenZeroElse(x.part[p] < z, x.part[p]);
+  CG_EACH_PART(p, P) x.part[p] = hn::IfThenZeroElse(x.part[p] < z, x.part[p]);
   return x;
 }
 CG_INLINE Lanes clamp_above(Lanes x, float high) {
   const V hi = hn::Set(D(), high);
-  CG_PARTS(p) x.part[p] = hn::IfThenElse(x.part[p] > hi, hi, x.part[p]);
+  CG_EACH_PART(p, kParts) x.part[p] = hn::IfThenElse(x.part[p] > hi, hi, x.part[p]);
   return x;
 }
 CG_INLINE Lanes clamp(Lanes x, float low, float high) {
   const V lo = hn::Set(D(), low);
-  CG_PARTS(p) x.part[p] = hn::IfThenElse(x.part[p] < lo, lo, x.part[p]);
+  CG_EACH_PART(p, kParts) x.part[p] = hn::IfThenElse(x.part[p] < lo, lo, x.part[p]);
   return clamp_above(x, high);
 }
 // v where c > 0, 0 elsewhere (and where c is NaN).
 template <int P>
 CG_INLINE Group<P> where_positive(const Group<P>& c, Group<P> v) {
   const V z = hn::Zero(D());
-  CG_EACH_PART(p) v.part[p] = hn::IfThenElseZero(c.part[p] > z, v.part[p]);
+  CG_EACH_PART(p, P) v.part[p] = hn::IfThenElseZero(c.part[p] > z, v.part[p]);
   return v;
 }
 // True when any window's value is not zero (NaN counts as not zero, -0 as zero).
@@ -211,7 +209,7 @@ CG_INLINE void vexp(Lanes* __restrict x) {
   CG_EACH(k) q[k] = mul_add(q[k] * r[k], r[k], r[k]) + splat(1.0f);
   const DI di;
   CG_EACH(k) {
-    CG_PARTS(p) {
+    CG_EACH_PART(p, kParts) {
       const VI bits = hn::ShiftLeft<23>(hn::Add(hn::ConvertTo(di, n[k].part[p]), hn::Set(di, 127)));
       x[k].part[p] = hn::Mul(q[k].part[p], hn::BitCast(D(), bits));  // the bits as floats: 2^n
     }
@@ -225,7 +223,7 @@ CG_INLINE void vreciprocal(Lanes* __restrict d) {
   Lanes r[K];
   const DI di;
   CG_EACH(k) {
-    CG_PARTS(p) {
+    CG_EACH_PART(p, kParts) {
       r[k].part[p] = hn::BitCast(D(), hn::Sub(hn::Set(di, 0x7EF311C3), hn::BitCast(di, d[k].part[p])));
     }
   }
@@ -241,7 +239,7 @@ CG_INLINE void vreciprocal(Lanes* __restrict d) {
 template <int K>
 CG_INLINE void vsigmoid(Lanes* __restrict x) {
   CG_EACH(k) {
-    CG_PARTS(p) x[k].part[p] = hn::Neg(x[k].part[p]);
+    CG_EACH_PART(p, kParts) x[k].part[p] = hn::Neg(x[k].part[p]);
   }
   vexp<K>(x);
   CG_EACH(k) x[k] = clamp_above(splat(1.0f) + x[k], 1e37f);
@@ -551,10 +549,10 @@ CG_INLINE void diffuse_rows(const SparseAdjacency& m, const Lanes* __restrict x,
                             std::int32_t r0 = 0, std::int32_t r1 = -1) {
   const int w = Width > 0 ? Width : width;
   if (r1 < 0) r1 = m.nodes;
-  // The row's sums stay in registers while its neighbours pass, in chunks of features and
-  // parts that fit them.
-  constexpr int kChunk = Width > 0 && Width * kParts <= kVectorRegisters / 2 ? Width : 8;
-  constexpr int kWide = Width > 0 ? std::min(Width, kChunk) : kChunk;
+  // The row's sums stay in registers while its neighbours pass: the whole row where it takes
+  // at most half the registers, else 8 features at a time, in parts that fit them.
+  constexpr bool kWhole = Width > 0 && Width * kParts <= kVectorRegisters / 2;
+  constexpr int kWide = kWhole ? Width : (Width > 0 ? std::min(Width, 8) : 8);
   constexpr int P = kPartsAtOnce<kWide + 2>;
   using G = Group<P>;
   for (std::int32_t r = r0; r < r1; ++r) {
@@ -784,9 +782,6 @@ CG_INLINE void sparse_pair_backward_fixed(const Lanes* __restrict x, const std::
   }
 }
 
-// True when the sparse maps take a diffusion layer of this many units (input and output).
-constexpr bool sparse_units(int units) { return units == 8 || units == 16; }
-
 void sparse_layer_forward(const Lanes* __restrict x, const std::uint32_t* __restrict x_nonzero, int units,
                           const SparseAdjacency& a, const float* __restrict w, const float* __restrict b,
                           const float* __restrict w2, Lanes* __restrict local, Lanes* __restrict y, int nodes) {
@@ -978,11 +973,11 @@ CG_INLINE void transpose(Lanes* __restrict v) {
 
 CG_INLINE Lanes load_unaligned(const float* p) {
   Lanes v;
-  CG_PARTS(q) v.part[q] = hn::LoadU(D(), p + q * kWidth);
+  CG_EACH_PART(q, kParts) v.part[q] = hn::LoadU(D(), p + q * kWidth);
   return v;
 }
 CG_INLINE void store_unaligned(const Lanes& v, float* p) {
-  CG_PARTS(q) hn::StoreU(v.part[q], D(), p + q * kWidth);
+  CG_EACH_PART(q, kParts) hn::StoreU(v.part[q], D(), p + q * kWidth);
 }
 // Up to 16 values gathered one by one (the ends of rows), zeros after `count`.
 template <typename Value>
@@ -1214,7 +1209,6 @@ constexpr const char* target_name() {
 #undef CG_DISPATCH_WIDTHS
 #undef CG_CASE_OUT
 #undef CG_EACH
-#undef CG_PARTS
 #undef CG_EACH_PART
 #undef CG_INLINE
 

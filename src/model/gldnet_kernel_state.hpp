@@ -30,6 +30,10 @@ struct GradientSums {
 /// group's full activations (megabytes) would otherwise make every layer a pass through L3.
 constexpr int kTileNodes = 32;
 
+/// True when the sparse maps (which skip all-zero lane vectors) take a layer of this many
+/// units: 8 and 16, the layers whose multiply-adds dominate a search's time.
+constexpr bool sparse_units(std::int64_t units) { return units == 8 || units == 16; }
+
 struct KernelTarget;
 
 struct KernelState {

@@ -6,6 +6,8 @@
 namespace crimegraph {
 
 std::string trim(const std::string& text);
+/// ASCII letters of `text` in lower case.
+std::string to_lower(std::string text);
 
 /// A finite number, the whole of `text`; throws ConfigError "<where>: '<text>' is not a number".
 double parse_number(const std::string& text, const std::string& where);
