@@ -10,10 +10,11 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <thread>
 
 #include "crimegraph/cluster/coordinator.hpp"
+#include "crimegraph/cluster/mpi_node.hpp"
 #include "crimegraph/cluster/mpi_transport.hpp"
+#include "crimegraph/cluster/node_data.hpp"
 #include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/data/synthetic_city.hpp"
 #include "crimegraph/error.hpp"
@@ -55,6 +56,7 @@ struct Job {
   Ranking ranking = Ranking::BestEpoch;
   std::int32_t final_epochs = 25, threads = 1, final_threads = 0;
   double window_cache_mb = 1024.0;
+  DatasetBroadcast dataset_broadcast = DatasetBroadcast::Auto;
   double progress_seconds = 5.0;
   HitRateOptions hit_rate;
   Hyperparameters base;
@@ -105,7 +107,10 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       ("final-threads", po::value<std::int32_t>()->default_value(0),
        "threads of the final retraining (0: the cores of the workers on its node, which wait for it)")
       ("window-cache-mb", po::value<double>()->default_value(1024.0),
-       "each worker keeps every window's smoothed inputs when they fit in this many MB (0: never)")
+       "each node keeps every window's smoothed inputs, shared by its workers, when they fit in this many MB (0: never)")
+      ("dataset-broadcast", po::value<std::string>()->default_value("auto"),
+       "auto: rank 0 sends its dataset file to nodes that cannot open theirs; always: to every node; never: such a "
+       "node is an error")
       ("coverage", po::value<double>()->default_value(0.2), "share of segments flagged by the hit rate")
       ("hit-rate", po::value<std::string>()->default_value("day-mean"), "day-mean, event-weighted or street-length")
       ("progress-seconds", po::value<double>()->default_value(5.0), "seconds between progress lines")
@@ -172,6 +177,7 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     if (job.final_threads < 0) throw ConfigError("--final-threads must not be negative");
     job.window_cache_mb = vm["window-cache-mb"].as<double>();
     if (!(job.window_cache_mb >= 0)) throw ConfigError("--window-cache-mb must not be negative");
+    job.dataset_broadcast = parse_dataset_broadcast(vm["dataset-broadcast"].as<std::string>());
     job.progress_seconds = vm["progress-seconds"].as<double>();
     if (!(job.progress_seconds > 0)) throw ConfigError("--progress-seconds must be positive");
     job.hit_rate.coverage = vm["coverage"].as<double>();
@@ -233,6 +239,27 @@ void print_summary(const SearchSummary& s, const Job& job) {
   std::cout << "results: " << s.results_path << "\n";
 }
 
+// Intra-op threads never oversubscribe a node: its workers together run at most one thread a
+// core, and the final retraining, during which every other worker waits, takes the cores of
+// the workers on its node.
+void fit_threads_to_cores(Job& job, const NodeComm& node) {
+  const int cores = node.node_cores();
+  const int fair = std::max(1, cores / node.node_size());
+  if (job.threads > fair) {
+    if (node.leader()) {
+      spdlog::warn("node {}: {} workers x --threads {} would oversubscribe its {} core(s): each worker runs {} thread(s)",
+                   node.node(), node.node_size(), job.threads, cores, fair);
+    }
+    job.threads = fair;
+  }
+  if (job.final_threads == 0) {
+    job.final_threads = std::max(job.threads, std::min(cores, job.threads * node.node_size()));
+  } else if (job.final_threads > cores) {
+    if (node.leader()) spdlog::warn("node {}: --final-threads {} is more than its {} core(s)", node.node(), job.final_threads, cores);
+    job.final_threads = cores;
+  }
+}
+
 int run(int argc, char** argv) {
   bool exit_now = false;
   // Every rank parses the same arguments; only rank 0 reports a bad one (see main).
@@ -258,12 +285,12 @@ int run(int argc, char** argv) {
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
   MpiTransport transport;
-  // The final retraining runs on rank 1 while every other worker waits: by default it takes
-  // the cores of the workers on its node (their --threads each), no more than the node has.
-  const int node_workers = mpi.size() > 1 ? mpi.workers_on_this_node() : 1;
-  if (job.final_threads == 0) {
-    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
-    job.final_threads = std::max(job.threads, std::min(cores, job.threads * std::max(1, node_workers)));
+  std::unique_ptr<NodeComm> node;
+  if (mpi.size() > 1) node = std::make_unique<NodeComm>(mpi);
+  if (node && !node->coordinator()) {
+    fit_threads_to_cores(job, *node);
+  } else if (job.final_threads == 0) {
+    job.final_threads = job.threads;
   }
   try {
     std::string dataset = job.dataset;
@@ -289,10 +316,30 @@ int run(int argc, char** argv) {
       if (mpi.size() > 1) transport.barrier();
     }
 
+    // One copy of the training data per node, in memory its workers share.
+    NodeData shared;
+    if (node && job.objective == "gldnet") {
+      NodeDataOptions n;
+      n.dataset_path = dataset;
+      n.broadcast = job.dataset_broadcast;
+      n.lookback = static_cast<std::int32_t>(job.base.lookback);
+      n.window_cache_bytes = static_cast<std::size_t>(job.window_cache_mb * 1e6);
+      try {
+        shared = share_training_data(*node, n);
+      } catch (const DatasetRefused&) {
+        return 1;  // rank 0 refused the dataset and says why
+      } catch (const Error& e) {
+        if (mpi.rank() == 0) throw;
+        transport.send(0, Tag::Fatal, e.what());
+        return 1;
+      }
+    }
+
     auto make_objective = [&] {
       if (job.objective == "null") return make_null_objective();
       GLDNetObjectiveOptions o;
-      o.dataset_path = dataset;
+      o.dataset = shared.training ? shared.source : DatasetSource{dataset};
+      o.training = shared.training;
       o.base = job.base;
       o.threads = job.threads;
       o.final_threads = job.final_threads;

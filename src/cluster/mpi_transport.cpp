@@ -68,16 +68,6 @@ MpiSession::~MpiSession() {
   if (!finalised) MPI_Finalize();
 }
 
-int MpiSession::workers_on_this_node() const {
-  MPI_Comm node;
-  check(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node), "MPI_Comm_split_type");
-  int is_worker = rank_ != 0 ? 1 : 0, workers = 0;
-  const int code = MPI_Allreduce(&is_worker, &workers, 1, MPI_INT, MPI_SUM, node);
-  MPI_Comm_free(&node);
-  check(code, "MPI_Allreduce");
-  return workers;
-}
-
 void MpiSession::abort(int code) const {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);

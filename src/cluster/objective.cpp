@@ -28,7 +28,8 @@ Hyperparameters with_config(Hyperparameters hp, const Configuration& config) {
 // from the table moves a quarter of the bytes (trials that change the lookback smooth their own).
 std::shared_ptr<const TrainingData> training_data(const GLDNetObjectiveOptions& options) {
   spdlog::debug("GLDNet kernel on {}", describe_simd_target(""));
-  auto data = std::make_shared<TrainingData>(read_dataset(options.dataset_path, DatasetParts::Training));
+  if (options.training) return options.training;
+  auto data = std::make_shared<TrainingData>(read_dataset(options.dataset, DatasetParts::Training));
   const auto table_bytes = data->smoothed_table_bytes();
   if (table_bytes <= options.window_cache_bytes) {
     data->cache_smoothed_windows(static_cast<std::int32_t>(options.base.lookback));
@@ -86,7 +87,7 @@ class GLDNetObjective : public Objective {
       for (const auto& e : trainer.history()) out.best_validation_hit_rate = std::max(out.best_validation_hit_rate, e.validation_hit_rate);
       out.test_hit_rate = trainer.evaluate(Split::Test).hit_rate;
       // Baselines need the full dataset (counts, intensity): read it once more, only here.
-      const auto dataset = read_dataset(options_.dataset_path);
+      const auto dataset = read_dataset(options_.dataset);
       const auto b = baseline_hit_rates(dataset, trainer.windows(), Split::Test, options_.hit_rate);
       out.naive = b.naive;
       out.historical = b.historical;

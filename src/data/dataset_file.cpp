@@ -183,14 +183,28 @@ void write_dataset(const CrimeDataset& ds, const std::string& path) {
   });
 }
 
-StreetGraph read_street_graph(const std::string& path) {
-  const auto f = h5::File::open_read(path);
+namespace {
+h5::File open_source(const DatasetSource& source) {
+  return source.in_memory() ? h5::File::open_image(source.image, source.image_size, source.path)
+                            : h5::File::open_read(source.path);
+}
+}  // namespace
+
+StreetGraph read_street_graph(const DatasetSource& source) {
+  const auto f = open_source(source);
   check_format(f);
   return read_graph_group(f);
 }
 
+StreetGraph read_street_graph(const std::string& path) { return read_street_graph(DatasetSource{path}); }
+
 CrimeDataset read_dataset(const std::string& path, DatasetParts parts) {
-  const auto f = h5::File::open_read(path);
+  return read_dataset(DatasetSource{path}, parts);
+}
+
+CrimeDataset read_dataset(const DatasetSource& source, DatasetParts parts) {
+  const auto& path = source.path;
+  const auto f = open_source(source);
   check_format(f);
   CrimeDataset ds;
   ds.graph = read_graph_group(f);

@@ -1,6 +1,7 @@
 #include "crimegraph/io/hdf5.hpp"
 
 #include <hdf5.h>
+#include <hdf5_hl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -136,6 +137,14 @@ File File::open_read(const std::string& path) {
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) fail("H5Fopen", path, "");
   return File(id, path);
+}
+
+File File::open_image(const void* image, std::size_t size, const std::string& name) {
+  // Read in place: HDF5 neither copies the bytes nor frees them, and the image stays read-only.
+  hid_t id = H5LTopen_file_image(const_cast<void*>(image), size,
+                                 H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+  if (id < 0) fail("H5LTopen_file_image", name, "");
+  return File(id, name);
 }
 
 File File::open_read_write(const std::string& path) {

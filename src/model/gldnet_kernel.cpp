@@ -261,25 +261,28 @@ double weighted_squared_error_sum(const float* prediction, const float* label, s
   return sum;
 }
 
-std::vector<float> smoothed_window_table(const TrainingData& data, std::int32_t lookback) {
+void smooth_window_rows(const TrainingData& data, std::int32_t lookback, std::int32_t first_day, std::int32_t last_day,
+                        float* table) {
   const FlushDenormals flush;
   const std::int64_t n = data.nodes(), c = data.channels(), width = n * data.smoothed_width();
   const auto weights = TrainingData::smoothing_weights(lookback);
-  std::vector<float> table(static_cast<std::size_t>(data.days() * width), 0.0f);
+  const std::int32_t first_window = std::max(first_day, lookback);
+  for (std::int32_t t = first_day; t < std::min(last_day, first_window); ++t) {
+    std::fill(table + t * width, table + (t + 1) * width, 0.0f);
+  }
   const auto& target = detail::kernel_target("");
   LaneBuffer lanes(static_cast<std::size_t>(width));
   std::vector<float> scratch(static_cast<std::size_t>(kLanes * TrainingData::kSmoothingScales * n * c));
-  for (std::int32_t t0 = lookback; t0 < data.days(); t0 += kLanes) {
-    const int count = std::min<std::int32_t>(kLanes, data.days() - t0);
+  for (std::int32_t t0 = first_window; t0 < last_day; t0 += kLanes) {
+    const int count = std::min<std::int32_t>(kLanes, last_day - t0);
     const float* windows[kLanes];
     for (int k = 0; k < count; ++k) windows[k] = data.window_begin(t0 + k, lookback);
     target.smooth_into_lanes(windows, count, n, c, lookback, weights.data(), lanes.data()->lane, scratch.data());
     for (int k = 0; k < count; ++k) {
-      float* row = table.data() + static_cast<std::size_t>(t0 + k) * width;
+      float* row = table + static_cast<std::size_t>(t0 + k) * width;
       for (std::int64_t m = 0; m < width; ++m) row[m] = lanes[static_cast<std::size_t>(m)].lane[k];
     }
   }
-  return table;
 }
 
 void load_labels(const TrainingData& data, const std::int32_t* target_days, int count, float* out) {

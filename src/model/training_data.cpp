@@ -15,14 +15,37 @@ TrainingData::TrainingData(const CrimeDataset& ds)
       channels_(ds.channel_count()),
       adjacency_(sparse_adjacency(ds.graph, AdjacencyNorm::Row)),
       lengths_(ds.graph.length_m) {
+  own_features_.resize(ds.features.size());
+  own_label_.resize(ds.label.size());
+  prepare_features(ds, own_features_.data());
+  prepare_label(ds, own_label_.data());
+  features_ = own_features_.data();
+  label_ = own_label_.data();
+}
+
+TrainingData::TrainingData(const StreetGraph& graph, std::int32_t days, std::int32_t channels, BorrowedArrays arrays)
+    : days_(days),
+      nodes_(graph.node_count()),
+      channels_(channels),
+      features_(arrays.features),
+      label_(arrays.label),
+      borrowed_arrays_(std::move(arrays.keep_alive)),
+      adjacency_(sparse_adjacency(graph, AdjacencyNorm::Row)),
+      lengths_(graph.length_m) {
+  if (!features_ || !label_) throw Error("borrowed training arrays are missing");
+}
+
+void TrainingData::prepare_features(const CrimeDataset& ds, float* out) {
   // Long exponential decays in the smoothed channels leave subnormal values (down to 1e-45;
   // 4% of the synthetic city's inputs). As counts they mean nothing, and any code that reads
   // them without flush-to-zero set pays a microcode assist per multiply; the kernel treats
   // them as zeros anyway (denormals-are-zero), so they become zeros here.
-  day_major_.resize(ds.features.size());
-  std::transform(ds.features.begin(), ds.features.end(), day_major_.begin(),
+  std::transform(ds.features.begin(), ds.features.end(), out,
                  [](float v) { return std::fpclassify(v) == FP_SUBNORMAL ? 0.0f : v; });
-  label_.assign(ds.label.begin(), ds.label.end());
+}
+
+void TrainingData::prepare_label(const CrimeDataset& ds, float* out) {
+  std::transform(ds.label.begin(), ds.label.end(), out, [](std::int32_t v) { return static_cast<float>(v); });
 }
 
 std::vector<float> TrainingData::smoothing_weights(std::int32_t lookback) {
@@ -40,10 +63,25 @@ std::vector<float> TrainingData::smoothing_weights(std::int32_t lookback) {
 }
 
 void TrainingData::cache_smoothed_windows(std::int32_t lookback) {
-  cached_lookback_ = 0;
-  cached_weights_.clear();
-  smoothed_ = smoothed_window_table(*this, lookback);
+  std::vector<float> table(smoothed_table_bytes() / sizeof(float));
+  smooth_windows_into(lookback, 0, days_, table.data());
+  own_smoothed_ = std::move(table);
+  borrowed_smoothed_.reset();
+  smoothed_ = own_smoothed_.data();
   cached_weights_ = smoothing_weights(lookback);
+  cached_lookback_ = lookback;
+}
+
+void TrainingData::smooth_windows_into(std::int32_t lookback, std::int32_t first_day, std::int32_t last_day,
+                                       float* table) const {
+  smooth_window_rows(*this, lookback, std::max(first_day, 0), std::min(last_day, days_), table);
+}
+
+void TrainingData::use_smoothed_windows(std::int32_t lookback, const float* table, std::shared_ptr<const void> keep_alive) {
+  cached_weights_ = smoothing_weights(lookback);  // validates the lookback first
+  borrowed_smoothed_ = std::move(keep_alive);
+  own_smoothed_.clear();
+  smoothed_ = table;
   cached_lookback_ = lookback;
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// The only code that calls MPI. Every call is checked and a failure becomes MpiError naming
+// With mpi_node.hpp, the only code that calls MPI. Every call is checked and a failure becomes MpiError naming
 // the call. Waiting never spins: a wait probes for a while, then sleeps in growing pauses
 // (up to 2 ms), so idle ranks leave the cores to the ranks that train.
 #include <chrono>
@@ -20,8 +20,6 @@ class MpiSession {
   MpiSession& operator=(const MpiSession&) = delete;
   int rank() const { return rank_; }
   int size() const { return size_; }
-  /// Worker ranks (all but rank 0) on this rank's node. Collective: every rank calls it.
-  int workers_on_this_node() const;
   /// Ends every rank of the job (MPI_Abort): for errors that would otherwise leave ranks waiting.
   [[noreturn]] void abort(int code) const;
 

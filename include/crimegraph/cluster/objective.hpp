@@ -5,6 +5,7 @@
 #include <string>
 
 #include "crimegraph/cluster/messages.hpp"
+#include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/model/hit_rate.hpp"
 #include "crimegraph/model/hyperparameters.hpp"
 #include "crimegraph/model/training_data.hpp"
@@ -22,18 +23,22 @@ class Objective {
 };
 
 struct GLDNetObjectiveOptions {
-  std::string dataset_path;
+  DatasetSource dataset;
+  /// The training data, when made already (a search's workers share one copy per node);
+  /// otherwise the objective reads the dataset and keeps its own.
+  std::shared_ptr<const TrainingData> training;
   Hyperparameters base;   ///< values the search space does not set
   std::int32_t threads = 1;
   /// Threads of the final retraining, which runs while every other worker waits (0: threads).
   std::int32_t final_threads = 0;
-  /// A worker keeps every window's smoothed inputs when they take at most this many bytes:
-  /// its trials load windows from that table instead of smoothing raw days (0: never).
+  /// Without `training`: the objective keeps every window's smoothed inputs when they take at
+  /// most this many bytes, so that trials load windows from that table instead of smoothing raw
+  /// days (0: never).
   std::size_t window_cache_bytes = 0;
   HitRateOptions hit_rate;
 };
 
-/// Reads the dataset once and keeps it for all trials.
+/// Trains every trial on the same training data.
 std::unique_ptr<Objective> make_gldnet_objective(const GLDNetObjectiveOptions& options);
 /// Instant and deterministic: the score is a hash of configuration and epoch.
 std::unique_ptr<Objective> make_null_objective();

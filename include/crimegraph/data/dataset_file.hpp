@@ -1,6 +1,8 @@
 #pragma once
 // The dataset file: one HDF5 file per prepared dataset. The layout is documented in
 // docs/dataset-format.md; readers reject other format versions and wrong shapes.
+#include <cstddef>
+#include <memory>
 #include <string>
 
 #include "crimegraph/data/dataset.hpp"
@@ -16,9 +18,24 @@ enum class DatasetParts {
   All,       ///< everything in the file
   Training,  ///< graph, calendar, features and label: what training needs (no raw counts, no truth)
 };
+/// Where a dataset file's bytes are read from: the file at `path`, or an image of the whole
+/// file in memory (received from another rank, say), which `path` then only names.
+struct DatasetSource {
+  DatasetSource() = default;
+  explicit DatasetSource(std::string file) : path(std::move(file)) {}
+
+  std::string path;
+  const void* image = nullptr;
+  std::size_t image_size = 0;
+  std::shared_ptr<const void> keep_alive;  ///< holds the image's memory, where something must
+
+  bool in_memory() const { return image != nullptr; }
+};
 /// Reads and validates a dataset file; errors name the file and the problem.
+CrimeDataset read_dataset(const DatasetSource& source, DatasetParts parts = DatasetParts::All);
 CrimeDataset read_dataset(const std::string& path, DatasetParts parts = DatasetParts::All);
 /// Reads only the street graph of a dataset file.
+StreetGraph read_street_graph(const DatasetSource& source);
 StreetGraph read_street_graph(const std::string& path);
 
 }  // namespace crimegraph

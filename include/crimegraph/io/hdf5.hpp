@@ -2,6 +2,7 @@
 // The one place that talks to the HDF5 C library. Every call is checked; a failure becomes
 // crimegraph::IoError naming the call, the file and the object. Objects are addressed by
 // slash paths ("graph/edges"); "" or "/" is the root group.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <type_traits>
@@ -34,6 +35,9 @@ class File {
   /// Creates (truncating) a file for writing.
   static File create(const std::string& path);
   static File open_read(const std::string& path);
+  /// Opens the image of a file in memory, read-only and in place: `image` must outlive the
+  /// File. `name` stands for the file in messages.
+  static File open_image(const void* image, std::size_t size, const std::string& name);
   static File open_read_write(const std::string& path);
 
   File(File&& other) noexcept;

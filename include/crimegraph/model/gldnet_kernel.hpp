@@ -144,10 +144,13 @@ double weighted_squared_error_sum(const float* prediction, const float* label, s
 /// Gathers the labels of up to kLanes target days as [node][kLanes] (unused lanes zero).
 void load_labels(const TrainingData& data, const std::int32_t* target_days, int count, float* out);
 
-/// Every window's smoothed summaries, [target day][node][scale x channel] (days before the
-/// first whole window are zero), computed by the same code as load_windows so that a group
-/// loaded from this table is bit for bit the group load_windows smooths itself, on every
-/// target (the smoothing rounds every multiply and add on its own).
-std::vector<float> smoothed_window_table(const TrainingData& data, std::int32_t lookback);
+/// Rows [first_day, last_day) of the table of every window's smoothed summaries, [target
+/// day][node][scale x channel], into `table` (the whole table: days x nodes x smoothed width
+/// floats); days before the first whole window are zero. Computed by the same code as
+/// load_windows, so that a group loaded from the table is bit for bit the group load_windows
+/// smooths itself, on every target (the smoothing rounds every multiply and add on its own),
+/// and each row alone, so that any split of the days gives the same table.
+void smooth_window_rows(const TrainingData& data, std::int32_t lookback, std::int32_t first_day, std::int32_t last_day,
+                        float* table);
 
 }  // namespace crimegraph

@@ -1,6 +1,8 @@
 #pragma once
-// What training reads, prepared once per process and shared by every trial: the feature
-// tensor, the label as float, and the row-normalised sparse adjacency.
+// What training reads, prepared once and shared by every trial: the feature tensor, the label
+// as float, the row-normalised sparse adjacency and, for a search, every window's smoothed
+// inputs. The large arrays are its own, or memory it borrows: a search's workers read one copy
+// per node, in memory the node's ranks share (crimegraph/cluster/node_data.hpp).
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -13,6 +15,20 @@ namespace crimegraph {
 class TrainingData {
  public:
   explicit TrainingData(const CrimeDataset& dataset);
+
+  /// The large arrays, prepared by prepare_features and prepare_label, in memory that
+  /// `keep_alive` holds for as long as this object needs them.
+  struct BorrowedArrays {
+    const float* features = nullptr;  ///< [day][node][channel]
+    const float* label = nullptr;     ///< [day][node]
+    std::shared_ptr<const void> keep_alive;
+  };
+  /// Reads `arrays` in place; `graph`, `days` and `channels` must be the dataset's.
+  TrainingData(const StreetGraph& graph, std::int32_t days, std::int32_t channels, BorrowedArrays arrays);
+  /// What the constructor from a dataset keeps: the features with subnormals as zeros, and the
+  /// label as float, into `out` (as many values as the dataset's arrays).
+  static void prepare_features(const CrimeDataset& dataset, float* out);
+  static void prepare_label(const CrimeDataset& dataset, float* out);
 
   std::int32_t days() const { return days_; }
   std::int32_t nodes() const { return nodes_; }
@@ -31,7 +47,7 @@ class TrainingData {
   /// Days t-L .. t-1 of the window of target day t: L x nodes x channels contiguous floats.
   const float* window_begin(std::int32_t target_day, std::int32_t lookback) const {
     check_window(target_day, lookback);
-    return day_major_.data() + static_cast<std::size_t>(target_day - lookback) * nodes_ * channels_;
+    return features_ + static_cast<std::size_t>(target_day - lookback) * nodes_ * channels_;
   }
   /// Keeps every window's smoothed summaries for this lookback, [target day][node][scale x
   /// channel], computed once by the kernel's own smoothing, so that loading a group of windows
@@ -39,6 +55,11 @@ class TrainingData {
   /// days x nodes x smoothed_width floats (183 MB for the original city): the search's workers
   /// take it, as they train hundreds of trials on the same windows; one training run does not.
   void cache_smoothed_windows(std::int32_t lookback);
+  /// Rows [first_day, last_day) of that table, into `table` (the whole table's memory): rows
+  /// of days without a whole window are zeros. Rows are independent, so ranks can share the work.
+  void smooth_windows_into(std::int32_t lookback, std::int32_t first_day, std::int32_t last_day, float* table) const;
+  /// Reads a table made by smooth_windows_into in place; `keep_alive` holds its memory.
+  void use_smoothed_windows(std::int32_t lookback, const float* table, std::shared_ptr<const void> keep_alive);
   /// What cache_smoothed_windows would take, in bytes, before it is made.
   std::size_t smoothed_table_bytes() const {
     return static_cast<std::size_t>(days_) * static_cast<std::size_t>(nodes_) *
@@ -49,25 +70,28 @@ class TrainingData {
   const float* cached_smoothed_window(std::int32_t target_day, std::int32_t lookback) const {
     check_window(target_day, lookback);
     if (lookback != cached_lookback_) return nullptr;
-    return smoothed_.data() + static_cast<std::size_t>(target_day) * nodes_ * smoothed_width();
+    return smoothed_ + static_cast<std::size_t>(target_day) * nodes_ * smoothed_width();
   }
   /// The smoothing weights the cache was made with (empty: no cache).
   const std::vector<float>& cached_smoothing_weights() const { return cached_weights_; }
-  std::size_t cached_bytes() const { return smoothed_.size() * sizeof(float); }
+  std::size_t cached_bytes() const { return smoothed_ ? smoothed_table_bytes() : 0; }
   /// Throws DataError unless days t-L .. t exist.
   void check_window(std::int32_t target_day, std::int32_t lookback) const;
   /// Mean label over the first `days` days: the prior event rate.
   double mean_label(std::int32_t days) const;
   /// The label of one day, [node].
-  const float* label_of_day(std::int32_t day) const { return label_.data() + static_cast<std::size_t>(day) * nodes_; }
+  const float* label_of_day(std::int32_t day) const { return label_ + static_cast<std::size_t>(day) * nodes_; }
 
  private:
   std::int32_t days_, nodes_, channels_;
-  std::vector<float> day_major_;  // [day][node][channel], as in the dataset
-  std::vector<float> label_;       // [day][node]
+  const float* features_ = nullptr;  // [day][node][channel], as in the dataset
+  const float* label_ = nullptr;     // [day][node]
   std::int32_t cached_lookback_ = 0;  // 0: no cache
-  std::vector<float> smoothed_;       // [target day][node][scale x channel]
+  const float* smoothed_ = nullptr;   // [target day][node][scale x channel]
   std::vector<float> cached_weights_;
+  // The memory behind the pointers: this object's own, or what holds borrowed memory.
+  std::vector<float> own_features_, own_label_, own_smoothed_;
+  std::shared_ptr<const void> borrowed_arrays_, borrowed_smoothed_;
   SparseAdjacency adjacency_;
   std::vector<double> lengths_;
 };
