@@ -150,6 +150,51 @@ TEST_F(MpiSearch, SameTrialsTableWhateverTheNumberOfWorkers) {
   EXPECT_TRUE(differs);
 }
 
+// Four ranks as two emulated nodes of two (coordinator and one worker, then two workers): each
+// node builds its own shared copy, and the trials are those of one worker on one node.
+TEST_F(MpiSearch, TwoEmulatedNodesGiveTheSingleNodeTable) {
+  auto r = search(2, "node1.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_command("CRIMEGRAPH_RANKS_PER_NODE=2 " + mpirun(4) + kSearch + " --job " + dir_->file("job.ini") + " --out " +
+                  dir_->file("nodes2.h5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("node 0 of 2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("node 1 of 2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 worker(s) share"), std::string::npos) << r.output;
+  expect_same_trials(trials_table(dir_->file("node1.h5")), trials_table(dir_->file("nodes2.h5")));
+}
+
+// Neither emulated node sees the file: rank 0 sends its copy, and the search is the same.
+TEST_F(MpiSearch, NodesWithoutTheFileGetRankZerosCopy) {
+  auto r = search(2, "own-file.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = run_command("CRIMEGRAPH_RANKS_PER_NODE=2 CRIMEGRAPH_TEST_NODE_DATASETS=, " + mpirun(4) + kSearch + " --job " +
+                  dir_->file("job.ini") + " --out " + dir_->file("sent-file.h5"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("sent the dataset file"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("to 2 node(s)"), std::string::npos) << r.output;
+  expect_same_trials(trials_table(dir_->file("own-file.h5")), trials_table(dir_->file("sent-file.h5")));
+  // Told never to send it, the same job stops before any trial, naming the node.
+  r = run_command("CRIMEGRAPH_RANKS_PER_NODE=2 CRIMEGRAPH_TEST_NODE_DATASETS=, " + mpirun(4) + kSearch + " --job " +
+                  dir_->file("job.ini") + " --out " + dir_->file("never.h5") + " --dataset-broadcast never");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("node 0 (") , std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("cannot read the dataset file"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_->file("never.h5.partial")));
+}
+
+TEST_F(MpiSearch, ANodeWithADifferentFileIsRefused) {
+  write_dataset(fixture::small_city(60, 200, 4), dir_->file("other-city.h5"));
+  const auto r = run_command("CRIMEGRAPH_RANKS_PER_NODE=2 CRIMEGRAPH_TEST_NODE_DATASETS=," + dir_->file("other-city.h5") +
+                             " " + mpirun(4) + kSearch + " --job " + dir_->file("job.ini") + " --out " +
+                             dir_->file("differs.h5"));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("node 1 ("), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("has a different dataset file"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_->file("differs.h5.partial")));
+  EXPECT_FALSE(std::filesystem::exists(dir_->file("differs.h5")));
+}
+
 TEST_F(MpiSearch, SingleRankTrainsInProcess) {
   const auto r = search(1, "single.h5");
   ASSERT_EQ(r.exit_code, 0) << r.output;
