@@ -5,21 +5,15 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <cstring>
 
 #include "crimegraph/cluster/mpi_transport.hpp"
+#include "cluster/mpi_check.hpp"
 #include "crimegraph/error.hpp"
 
 namespace crimegraph {
 namespace {
 
-void check(int code, const char* call) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(code, text, &len);
-  throw MpiError(std::string(call) + " failed: " + std::string(text, static_cast<std::size_t>(len)));
-}
+constexpr auto check = detail::check_mpi;
 
 constexpr int kBulkTag = 901;               // bulk bytes, coordinator -> leader
 constexpr std::size_t kChunk = 1ull << 30;  // MPI counts are ints: send at most 1 GiB at a time
@@ -83,7 +77,7 @@ struct NodeComm::Handles {
 };
 
 NodeComm::NodeComm(const MpiSession& session)
-    : world_rank_(session.rank()), world_size_(session.size()), comms_(std::make_unique<Handles>()) {
+    : world_rank_(session.rank()), comms_(std::make_unique<Handles>()) {
   char name[MPI_MAX_PROCESSOR_NAME];
   int len = 0;
   check(MPI_Get_processor_name(name, &len), "MPI_Get_processor_name");

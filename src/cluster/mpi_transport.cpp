@@ -7,18 +7,13 @@
 #include <limits>
 #include <thread>
 
+#include "cluster/mpi_check.hpp"
 #include "crimegraph/error.hpp"
 
 namespace crimegraph {
 namespace {
 
-void check(int code, const char* call) {
-  if (code == MPI_SUCCESS) return;
-  char text[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(code, text, &len);
-  throw MpiError(std::string(call) + " failed: " + std::string(text, static_cast<std::size_t>(len)));
-}
+constexpr auto check = detail::check_mpi;
 
 double process_cpu_seconds() {
   timespec ts{};

@@ -151,13 +151,13 @@ DatasetSource node_source(NodeComm& comm, const NodeDataOptions& options, NodeMe
 
 struct Header {
   std::int32_t days = 0, nodes = 0, channels = 0;
-  bool table = false;
+  bool table = false;  // the smoothed windows are kept
   std::size_t feature_values() const { return static_cast<std::size_t>(days) * nodes * channels; }
   std::size_t label_values() const { return static_cast<std::size_t>(days) * nodes; }
-  std::size_t table_values() const {
-    return table ? static_cast<std::size_t>(days) * nodes * TrainingData::kSmoothingScales * channels : 0;
+  std::size_t whole_table_bytes() const { return TrainingData::smoothed_table_bytes(days, nodes, channels); }
+  std::size_t bytes() const {
+    return (feature_values() + label_values()) * sizeof(float) + (table ? whole_table_bytes() : 0);
   }
-  std::size_t bytes() const { return (feature_values() + label_values() + table_values()) * sizeof(float); }
 };
 
 void raise_if(const std::optional<std::string>& failure) {
@@ -176,9 +176,7 @@ std::optional<CrimeDataset> read_on_leader(NodeComm& comm, const DatasetSource& 
       header.days = dataset->days();
       header.nodes = dataset->nodes();
       header.channels = dataset->channel_count();
-      const auto table = static_cast<std::size_t>(header.days) * header.nodes * TrainingData::kSmoothingScales *
-                         header.channels * sizeof(float);
-      header.table = table <= options.window_cache_bytes;
+      header.table = header.whole_table_bytes() <= options.window_cache_bytes;
       text = std::to_string(header.days) + " " + std::to_string(header.nodes) + " " + std::to_string(header.channels) +
              " " + std::to_string(header.table ? 1 : 0);
     } catch (const std::exception& e) {
@@ -197,17 +195,16 @@ void log_node(const NodeComm& comm, const Header& h, const NodeMemory& memory, c
   const double arrays = (h.feature_values() + h.label_values()) * sizeof(float) / 1e6;
   std::string what = fmt::format("the dataset's features and labels {:.1f} MB", arrays);
   if (h.table) {
-    what += fmt::format(", smoothed windows (lookback {}) {:.1f} MB", options.lookback, h.table_values() * 4 / 1e6);
+    what += fmt::format(", smoothed windows (lookback {}) {:.1f} MB", options.lookback, h.whole_table_bytes() / 1e6);
   }
   if (memory.file_image) what += fmt::format(", the dataset file sent by rank 0 {:.1f} MB", memory.file_image->size() / 1e6);
   const double total = (h.bytes() + (memory.file_image ? memory.file_image->size() : 0)) / 1e6;
   spdlog::info("node {} of {} ({}): {} worker(s) share {:.1f} MB: {}", comm.node(), comm.nodes(), comm.host(),
                comm.node_size(), total, what);
   if (!h.table) {
-    const auto table = static_cast<std::size_t>(h.days) * h.nodes * TrainingData::kSmoothingScales * h.channels * 4;
     spdlog::info("node {}: windows are smoothed from raw days: their table would take {:.1f} MB, over the node's "
                  "--window-cache-mb of {:.0f}",
-                 comm.node(), table / 1e6, options.window_cache_bytes / 1e6);
+                 comm.node(), h.whole_table_bytes() / 1e6, options.window_cache_bytes / 1e6);
   }
 }
 

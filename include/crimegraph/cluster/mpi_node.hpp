@@ -38,7 +38,6 @@ class NodeComm {
   NodeComm& operator=(const NodeComm&) = delete;
 
   bool coordinator() const { return world_rank_ == 0; }
-  int world_rank() const { return world_rank_; }
   /// This worker's node, 0 .. nodes() - 1, in the order of their leaders' ranks; -1 on the coordinator.
   int node() const { return node_; }
   int nodes() const { return nodes_; }
@@ -71,10 +70,10 @@ class NodeComm {
   void receive_from_coordinator(void* bytes, std::size_t size);
 
  private:
-  int world_rank_ = 0, world_size_ = 1;
+  int world_rank_ = 0;
   int node_ = -1, nodes_ = 0, node_rank_ = 0, node_size_ = 1;
   std::string host_;
-  // MPI_Comm handles, stored as their integer-sized representation to keep mpi.h out of here.
+  // The node's and the leaders' MPI_Comm, defined where mpi.h is included.
   struct Handles;
   std::unique_ptr<Handles> comms_;
 };

@@ -1,7 +1,7 @@
 #pragma once
-// With mpi_node.hpp, the only code that calls MPI. Every call is checked and a failure becomes MpiError naming
-// the call. Waiting never spins: a wait probes for a while, then sleeps in growing pauses
-// (up to 2 ms), so idle ranks leave the cores to the ranks that train.
+// With mpi_node.hpp, the only code that calls MPI. Every call is checked and a failure becomes
+// MpiError naming the call. Waiting never spins: a wait probes for a while, then sleeps in
+// growing pauses (up to 2 ms), so idle ranks leave the cores to the ranks that train.
 #include <chrono>
 #include <cstdint>
 #include <optional>

@@ -1,13 +1,10 @@
 #pragma once
 // Fingerprints: of files for provenance, and to tell whether two nodes hold the same dataset.
-#include <cstddef>
 #include <string>
 
 namespace crimegraph {
 
 /// SHA-256 of a file's bytes as lowercase hex; throws IoError when the file cannot be read.
 std::string file_sha256(const std::string& path);
-/// SHA-256 of bytes in memory as lowercase hex.
-std::string sha256(const void* bytes, std::size_t size);
 
 }  // namespace crimegraph

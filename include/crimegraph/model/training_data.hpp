@@ -61,9 +61,11 @@ class TrainingData {
   /// Reads a table made by smooth_windows_into in place; `keep_alive` holds its memory.
   void use_smoothed_windows(std::int32_t lookback, const float* table, std::shared_ptr<const void> keep_alive);
   /// What cache_smoothed_windows would take, in bytes, before it is made.
-  std::size_t smoothed_table_bytes() const {
-    return static_cast<std::size_t>(days_) * static_cast<std::size_t>(nodes_) *
-           static_cast<std::size_t>(smoothed_width()) * sizeof(float);
+  std::size_t smoothed_table_bytes() const { return smoothed_table_bytes(days_, nodes_, channels_); }
+  /// The same for a dataset of this shape, before any TrainingData is made of it.
+  static std::size_t smoothed_table_bytes(std::int32_t days, std::int32_t nodes, std::int32_t channels) {
+    return static_cast<std::size_t>(days) * static_cast<std::size_t>(nodes) *
+           static_cast<std::size_t>(kSmoothingScales * channels) * sizeof(float);
   }
   /// Window t's cached summaries (nodes x smoothed_width floats), or null when the cache was
   /// not made for this lookback. Throws DataError as window_begin does.
