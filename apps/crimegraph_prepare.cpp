@@ -13,7 +13,7 @@
 #include "crimegraph/io/checksum.hpp"
 #include "crimegraph/version.hpp"
 #include <spdlog/fmt/fmt.h>
-#include "crimegraph/data/inspect.hpp"
+#include "crimegraph/model/inspect.hpp"
 #include "crimegraph/data/synthetic_city.hpp"
 #include "crimegraph/error.hpp"
 #include "crimegraph/logging.hpp"

@@ -20,7 +20,7 @@
 #include "crimegraph/error.hpp"
 #include "crimegraph/model/gldnet_kernel.hpp"
 #include "crimegraph/logging.hpp"
-#include "crimegraph/options.hpp"
+#include "crimegraph/model/hyperparameter_options.hpp"
 #include "crimegraph/search/plan.hpp"
 #include "crimegraph/version.hpp"
 

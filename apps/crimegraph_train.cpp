@@ -12,7 +12,7 @@
 #include "crimegraph/model/baselines.hpp"
 #include "crimegraph/model/gldnet_kernel.hpp"
 #include "crimegraph/model/trainer.hpp"
-#include "crimegraph/options.hpp"
+#include "crimegraph/model/hyperparameter_options.hpp"
 
 using namespace crimegraph;
 

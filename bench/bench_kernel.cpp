@@ -15,7 +15,7 @@
 
 #include "bench_cpu.hpp"
 #include "crimegraph/data/synthetic_city.hpp"
-#include "crimegraph/model/gldnet.hpp"
+#include "crimegraph/model/gldnet_parameters.hpp"
 #include "crimegraph/model/training_data.hpp"
 
 using namespace crimegraph;
@@ -52,7 +52,6 @@ int main(int argc, char** argv) {
   std::printf("shape: %lld gated x %lld, %lld diffusion x %lld; targets best first, ratio to the first\n",
               static_cast<long long>(shape.gated_layers), static_cast<long long>(shape.gated_units),
               static_cast<long long>(shape.ldn_layers), static_cast<long long>(shape.ldn_units));
-  at::globalContext().setFlushDenormal(true);
   try {
     for (const auto& t : targets) describe_simd_target(t);
   } catch (const std::exception& e) {
@@ -62,20 +61,20 @@ int main(int argc, char** argv) {
   for (std::int32_t nodes : sizes) {
     StreetGridOptions grid;
     grid.nodes = nodes;
-    const auto adjacency = std::make_shared<const GraphDiffusion>(
-        sparse_adjacency(synthetic_street_grid(grid), AdjacencyNorm::Row));
-    GLDNet net(shape, adjacency);
+    const auto adjacency = sparse_adjacency(synthetic_street_grid(grid), AdjacencyNorm::Row);
+    const auto adjacency_t = transposed(adjacency);
+    GLDNetParameters net(shape, 1);
     std::vector<GLDNetKernel> kernels;
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
     std::vector<float> input(static_cast<std::size_t>(nodes * shape.inputs * GLDNetKernel::kLanes));
     for (auto& v : input) v = uniform(rng);
     for (const auto& t : targets) {
-      kernels.emplace_back(shape, adjacency->forward_matrix(), adjacency->transposed_matrix(), t);
+      kernels.emplace_back(shape, adjacency, adjacency_t, t);
       std::copy(input.begin(), input.end(), kernels.back().input());
     }
     std::vector<float> grad(static_cast<std::size_t>(nodes) * GLDNetKernel::kLanes, 1e-3f);
-    const auto params = net->params();
+    const auto params = net.bind();
     GLDNetGradients sums(shape);
     std::vector<std::vector<double>> runs(targets.size());
     for (int r = 0; r < 5; ++r) {

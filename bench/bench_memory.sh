@@ -20,7 +20,7 @@ pss_kb() {
   echo "$total"
 }
 for n in "${ranks[@]}"; do
-  start=$(date +%s.%N)
+  start=$(date +%s%N)
   mpirun -n "$n" build/crimegraph-search --job "$job" --out "$out/r$n.h5" --stop-after-trials "$trials" \
     --log-level warn >"$out/log$n" 2>&1 &
   launcher=$!
@@ -30,6 +30,6 @@ for n in "${ranks[@]}"; do
     sleep 0.2
   done
   wait "$launcher" || true
-  printf 'ranks %3d: peak PSS %7.1f MB, %.1f s\n' "$n" "$(echo "$peak / 1024" | bc -l)" \
-    "$(echo "$(date +%s.%N) - $start" | bc -l)"
+  awk -v n="$n" -v kb="$peak" -v ns=$(($(date +%s%N) - start)) \
+    'BEGIN { printf "ranks %3d: peak PSS %7.1f MB, %.1f s\n", n, kb / 1024, ns / 1e9 }'
 done

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "crimegraph/data/synthetic_city.hpp"
-#include "crimegraph/model/adam.hpp"
+#include "crimegraph/model/gldnet_parameters.hpp"
 #include "crimegraph/model/gldnet.hpp"
 
 using namespace crimegraph;
@@ -102,110 +102,88 @@ TEST(GLDNet, LossMatchesHandComputation) {
 }
 
 namespace {
-// Runs `steps` Adam steps on copies of the same parameters with the same gradients in
-// LibTorch's Adam and in FusedAdam, then hands both optimizers to `check`.
-template <typename Check>
-void compare_adam(const torch::optim::AdamOptions& options, int steps, Check check) {
-  torch::manual_seed(5);
-  const std::vector<torch::Tensor> start = {torch::randn({7}), torch::randn({3, 5})};
-  std::vector<torch::Tensor> reference, fused;
-  for (const auto& t : start) {
-    reference.push_back(t.clone().requires_grad_());
-    fused.push_back(t.clone().requires_grad_());
-  }
-  torch::optim::Adam adam(reference, options);
-  FusedAdam fused_adam(fused, options);
-  for (int k = 0; k < steps; ++k) {
-    for (std::size_t i = 0; i < start.size(); ++i) {
-      // Gradients of both signs and of very different sizes, as late in training.
-      const auto g = torch::randn(start[i].sizes()) * std::pow(10.0, (k % 5) - 3);
-      reference[i].mutable_grad() = g.clone();
-      fused[i].mutable_grad() = g.clone();
-    }
-    adam.step();
-    fused_adam.step();
-  }
-  check(adam, fused_adam, reference, fused);
-}
-
-void expect_close(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    EXPECT_TRUE(torch::allclose(a[i], b[i], 1e-5, 1e-6)) << "parameter " << i << "\n" << a[i] << "\n" << b[i];
-  }
+ParameterTensor as_parameter(const torch::Tensor& t) {
+  const auto c = t.detach().contiguous();
+  std::vector<float> v(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  return {"p", c.sizes().vec(), v, std::vector<float>(v.size(), 0.0f)};
 }
 }  // namespace
 
-TEST(FusedAdam, StepsAsLibTorchAdam) {
-  for (const auto& options : {torch::optim::AdamOptions(0.01),
-                              torch::optim::AdamOptions(0.003).betas({0.8, 0.99}).eps(1e-6),
-                              torch::optim::AdamOptions(0.01).weight_decay(0.1).amsgrad(true)}) {
-    compare_adam(options, 40, [](auto&, auto&, const std::vector<torch::Tensor>& reference,
-                                  const std::vector<torch::Tensor>& fused) {
-      // 40 steps of lr 0.01 move every element: equal values cannot mean "nothing happened".
-      EXPECT_GT((reference[0] - torch::zeros({7})).abs().sum().item<float>(), 0.0f);
-      expect_close(reference, fused);
-    });
+TEST(Adam, StepsAsLibTorchAdam) {
+  for (const auto& [lr, beta1, beta2, eps] : {std::tuple{0.01, 0.9, 0.999, 1e-8}, std::tuple{0.003, 0.8, 0.99, 1e-6}}) {
+    torch::manual_seed(5);
+    std::vector<torch::Tensor> reference = {torch::randn({7}).requires_grad_(), torch::randn({3, 5}).requires_grad_()};
+    std::vector<ParameterTensor> ours;
+    for (const auto& t : reference) ours.push_back(as_parameter(t));
+    torch::optim::Adam adam(reference, torch::optim::AdamOptions(lr).betas({beta1, beta2}).eps(eps));
+    Adam plain(ours, {lr, beta1, beta2, eps});
+    for (int k = 0; k < 40; ++k) {
+      for (std::size_t i = 0; i < reference.size(); ++i) {
+        // Gradients of both signs and of very different sizes, as late in training.
+        const auto g = torch::randn(reference[i].sizes()) * std::pow(10.0, (k % 5) - 3);
+        reference[i].mutable_grad() = g.clone();
+        ours[i].grad = as_parameter(g).value;
+      }
+      adam.step();
+      plain.step(ours);
+    }
+    EXPECT_EQ(plain.steps(), 40);
+    for (std::size_t i = 0; i < reference.size(); ++i) {
+      const auto expect = as_parameter(reference[i]).value;
+      // 40 steps move every element: equal values cannot mean "nothing happened".
+      EXPECT_NE(expect, as_parameter(torch::zeros_like(reference[i])).value);
+      for (std::size_t j = 0; j < expect.size(); ++j) EXPECT_NEAR(ours[i].value[j], expect[j], 1e-6) << i << "," << j;
+    }
   }
 }
 
-TEST(FusedAdam, LeavesOtherTensorsToAdamsOwnStep) {
-  // A double parameter beside a float one: the whole update is Adam's, the closure run once.
-  auto run = [](auto make) {
-    std::vector<torch::Tensor> params = {torch::ones({5}, torch::kDouble).requires_grad_(),
-                                         torch::ones({3}).requires_grad_()};
-    auto optimizer = make(params);
-    int closures = 0;
-    for (int k = 0; k < 5; ++k) {
-      optimizer.step([&] {
-        ++closures;
-        optimizer.zero_grad();
-        auto loss = (params[0] * params[0]).sum() + (params[1] * 3.0).sum();
-        loss.backward();
-        return loss;
-      });
+TEST(GLDNetParameters, StartFromTheReferenceModulesWeightsBitForBit) {
+  GLDNetShape shape;
+  shape.inputs = 9;
+  shape.gated_layers = 2;
+  shape.gated_units = 5;
+  shape.ldn_layers = 3;
+  shape.ldn_units = 3;
+  shape.prior_rate = 0.02;
+  for (std::uint64_t seed : {1ull, 77ull, (1ull << 40) + 3}) {
+    torch::manual_seed(seed);
+    GLDNet reference(shape, std::make_shared<const GraphDiffusion>(SparseAdjacency{}));
+    GLDNetParameters ours(shape, seed);
+    const auto named = reference->named_parameters();
+    ASSERT_EQ(named.size(), ours.tensors().size());
+    std::int64_t count = 0;
+    for (std::size_t i = 0; i < named.size(); ++i) {
+      const auto& t = ours.tensors()[i];
+      EXPECT_EQ(t.name, named[i].key());
+      EXPECT_EQ(t.sizes, named[i].value().sizes().vec()) << t.name;
+      EXPECT_EQ(t.value, as_parameter(named[i].value()).value) << t.name << ", seed " << seed;
+      count += named[i].value().numel();
     }
-    EXPECT_EQ(closures, 5);
-    return params;
-  };
-  const auto reference = run([](auto& p) { return torch::optim::Adam(p, torch::optim::AdamOptions(0.1)); });
-  const auto fused = run([](auto& p) { return FusedAdam(p, torch::optim::AdamOptions(0.1)); });
-  EXPECT_LT(reference[0].max().item<double>(), 0.6);
-  for (std::size_t i = 0; i < reference.size(); ++i) EXPECT_TRUE(torch::equal(reference[i], fused[i])) << i;
+    EXPECT_EQ(ours.count(), count);
+    EXPECT_NE(ours.tensors()[0].value, GLDNetParameters(shape, seed + 1).tensors()[0].value);
+  }
 }
 
-TEST(FusedAdam, CheckpointsAreAdamCheckpoints) {
-  compare_adam(torch::optim::AdamOptions(0.01), 10, [](auto& adam, auto& fused_adam, auto& reference, auto& fused) {
-    // Each optimizer's state, saved, loads into the other kind on fresh copies of the
-    // parameters; ten more steps then agree, which they would not if a moment were lost.
-    auto swap_state = [](const torch::optim::Optimizer& from, torch::optim::Optimizer& to) {
-      torch::serialize::OutputArchive out;
-      from.save(out);
-      std::ostringstream os;
-      out.save_to(os);
-      torch::serialize::InputArchive in;
-      std::istringstream is(os.str());
-      in.load_from(is);
-      to.load(in);
-    };
-    std::vector<torch::Tensor> a, b;
-    for (std::size_t i = 0; i < reference.size(); ++i) {
-      a.push_back(reference[i].detach().clone().requires_grad_());
-      b.push_back(fused[i].detach().clone().requires_grad_());
-    }
-    FusedAdam fused_from_adam(a, torch::optim::AdamOptions(0.01));
-    torch::optim::Adam adam_from_fused(b, torch::optim::AdamOptions(0.01));
-    swap_state(adam, fused_from_adam);
-    swap_state(fused_adam, adam_from_fused);
-    torch::manual_seed(9);
-    for (int k = 0; k < 10; ++k) {
-      for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto g = torch::randn(a[i].sizes()) * 0.01;
-        a[i].mutable_grad() = g.clone();
-        b[i].mutable_grad() = g.clone();
-      }
-      fused_from_adam.step();
-      adam_from_fused.step();
-    }
-    expect_close(a, b);
-  });
+TEST(GLDNetParameters, BindPointsTheKernelAtEachTensorInTheModulesOrder) {
+  GLDNetShape shape;
+  shape.gated_layers = 1;
+  shape.ldn_layers = 2;
+  torch::manual_seed(3);
+  GLDNet reference(shape, std::make_shared<const GraphDiffusion>(SparseAdjacency{}));
+  GLDNetParameters ours(shape, 3);
+  const auto theirs = reference->params();
+  const auto mine = ours.bind();
+  auto same = [](const LinearParams& a, const LinearParams& b, std::size_t weights, std::size_t biases) {
+    EXPECT_TRUE(std::equal(a.weight, a.weight + weights, b.weight));
+    EXPECT_EQ(a.bias == nullptr, b.bias == nullptr);
+    if (a.bias) EXPECT_TRUE(std::equal(a.bias, a.bias + biases, b.bias));
+  };
+  const auto in = static_cast<std::size_t>(shape.inputs), g = static_cast<std::size_t>(shape.gated_units);
+  const auto l = static_cast<std::size_t>(shape.ldn_units);
+  same(mine.gated[0], theirs.gated[0], 2 * g * in, 2 * g);
+  same(mine.ldn_self[0], theirs.ldn_self[0], l * g, l);
+  same(mine.ldn_local[0], theirs.ldn_local[0], l * g, 0);
+  same(mine.ldn_self[1], theirs.ldn_self[1], l * l, l);
+  same(mine.ldn_local[1], theirs.ldn_local[1], l * l, 0);
+  same(mine.output, theirs.output, l, 1);
 }

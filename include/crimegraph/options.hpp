@@ -6,8 +6,6 @@
 #include <string>
 #include <vector>
 
-#include "crimegraph/model/hyperparameters.hpp"
-
 namespace crimegraph {
 
 namespace po = boost::program_options;
@@ -21,12 +19,6 @@ void add_standard_options(po::options_description& desc);
 bool parse_options(int argc, const char* const* argv, const po::options_description& desc,
                    const po::positional_options_description& positional, po::variables_map& vm,
                    const std::string& usage);
-
-/// Adds one option "model.NAME" per hyperparameter (a [model] section in a config file) and
-/// --set NAME=VALUE (repeatable, applied last).
-void add_hyperparameter_options(po::options_description& desc);
-/// Hyperparameters from defaults, then the [model] section, then --set; validated.
-Hyperparameters hyperparameters_from(const po::variables_map& vm, Hyperparameters base = {});
 
 /// Runs `body` and turns any exception into a one-line message on stderr and a non-zero
 /// exit code: 1 for crimegraph::Error (bad input), 2 for anything else (a bug).

@@ -98,25 +98,6 @@ torch::Tensor GatedReluImpl::forward(const torch::Tensor& x) {
 
 namespace {
 
-SparseAdjacency transpose(const SparseAdjacency& a) {
-  SparseAdjacency t;
-  t.nodes = a.nodes;
-  t.row_ptr.assign(static_cast<std::size_t>(a.nodes) + 1, 0);
-  for (auto c : a.col) ++t.row_ptr[static_cast<std::size_t>(c) + 1];
-  for (std::size_t i = 1; i < t.row_ptr.size(); ++i) t.row_ptr[i] += t.row_ptr[i - 1];
-  t.col.resize(a.col.size());
-  t.value.resize(a.value.size());
-  std::vector<std::int64_t> fill(t.row_ptr.begin(), t.row_ptr.end() - 1);
-  for (std::int32_t r = 0; r < a.nodes; ++r) {
-    for (auto k = a.row_ptr[r]; k < a.row_ptr[r + 1]; ++k) {
-      const auto at = static_cast<std::size_t>(fill[static_cast<std::size_t>(a.col[k])]++);
-      t.col[at] = r;
-      t.value[at] = a.value[k];
-    }
-  }
-  return t;
-}
-
 struct DiffusionFunction : torch::autograd::Function<DiffusionFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x, std::int64_t op) {
     ctx->saved_data["op"] = op;
@@ -151,7 +132,7 @@ void csr_multiply(const SparseAdjacency& m, const float* x, float* y, std::int64
   }
 }
 
-GraphDiffusion::GraphDiffusion(SparseAdjacency adjacency) : a_(std::move(adjacency)), at_(transpose(a_)) {}
+GraphDiffusion::GraphDiffusion(SparseAdjacency adjacency) : a_(std::move(adjacency)), at_(transposed(a_)) {}
 
 torch::Tensor GraphDiffusion::operator()(const torch::Tensor& x) const {
   if (x.size(0) != a_.nodes) throw std::invalid_argument("diffusion input has the wrong number of nodes");

@@ -1,15 +1,18 @@
 #include "crimegraph/model/trainer.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
+#include <new>
 
 #include "crimegraph/error.hpp"
-#include "crimegraph/model/adam.hpp"
-#include "crimegraph/model/gldnet.hpp"
+#include "crimegraph/model/gldnet_parameters.hpp"
 
 namespace crimegraph {
 
@@ -35,8 +38,9 @@ struct Trainer::Impl {
   WindowIndex index;
   BatchIterator batches;
   std::vector<float> smoothing_weights;  // [scales][lookback]
-  GLDNet model{nullptr};
-  std::unique_ptr<FusedAdam> optimizer;
+  SparseAdjacency adjacency, adjacency_t;
+  std::unique_ptr<GLDNetParameters> model;
+  std::unique_ptr<Adam> optimizer;
   std::int32_t epoch = 0;
   std::int64_t step = 0;
   TrialStatus status = TrialStatus::Ok;
@@ -54,11 +58,6 @@ struct Trainer::Impl {
                         std::to_string(data->days()) + " days");
     }
     if (options.threads < 1) throw ConfigError("--threads must be at least 1");
-    torch::set_num_threads(options.threads);
-    // Smoothed counts decay geometrically between events, so the inputs are full of denormal
-    // floats; arithmetic on them is microcoded and was two thirds of the epoch time.
-    at::globalContext().setFlushDenormal(true);
-    torch::manual_seed(options.seed);
     GLDNetShape shape;
     shape.inputs = data->smoothed_width();
     shape.prior_rate = data->mean_label(index.days_of(Split::Train).end);
@@ -66,9 +65,13 @@ struct Trainer::Impl {
     shape.gated_units = h.num_gated_relu_hidden_units;
     shape.ldn_layers = h.num_ldn_layers;
     shape.ldn_units = h.num_ldn_hidden_units;
-    model = GLDNet(shape, std::make_shared<const GraphDiffusion>(data->adjacency()));
+    adjacency = data->adjacency();
+    adjacency_t = transposed(adjacency);
+    model = std::make_unique<GLDNetParameters>(shape, options.seed);
     smoothing_weights = TrainingData::smoothing_weights(h.lookback);
-    optimizer = std::make_unique<FusedAdam>(model->parameters(), torch::optim::AdamOptions(h.initial_learning_rate));
+    AdamOptions adam;
+    adam.learning_rate = h.initial_learning_rate;
+    optimizer = std::make_unique<Adam>(model->tensors(), adam);
   }
 
   double learning_rate() const {
@@ -89,16 +92,14 @@ struct Trainer::Impl {
   std::vector<GLDNetGradients> gradients;  // per group of the batch
   std::vector<char> thread_seen;           // per workspace: has its thread run a group
 
-  void prepare_groups(std::size_t groups) {
-    const auto threads = static_cast<std::size_t>(std::max(1, at::get_num_threads()));
+  void prepare_groups(std::size_t groups, std::size_t threads) {
     const auto lanes = static_cast<std::size_t>(data->nodes()) * GLDNetKernel::kLanes;
     while (workspaces.size() < threads) {
       thread_seen.push_back(0);
-      workspaces.push_back({GLDNetKernel(model->shape, model->adjacency->forward_matrix(),
-                                         model->adjacency->transposed_matrix()),
-                            std::vector<float>(lanes), std::vector<float>(lanes)});
+      workspaces.push_back({GLDNetKernel(model->shape(), adjacency, adjacency_t), std::vector<float>(lanes),
+                            std::vector<float>(lanes)});
     }
-    while (gradients.size() < groups) gradients.emplace_back(model->shape);
+    while (gradients.size() < groups) gradients.emplace_back(model->shape());
   }
 
   static std::size_t group_count(std::size_t windows) {
@@ -108,17 +109,28 @@ struct Trainer::Impl {
     return static_cast<int>(std::min<std::size_t>(GLDNetKernel::kLanes, windows - group * GLDNetKernel::kLanes));
   }
 
-  // Runs `body(group, workspace)` for every group of `windows` on the intra-op threads.
+  // Runs `body(group, workspace)` for every group of `windows` on the intra-op threads, each
+  // thread a contiguous run of groups. The first exception a thread meets is rethrown here.
   template <typename Body>
   void for_each_group(std::size_t windows, Body body) {
     const auto groups = group_count(windows);
-    prepare_groups(groups);  // allocate outside the parallel region
-    at::parallel_for(0, static_cast<std::int64_t>(groups), 1, [&](std::int64_t begin, std::int64_t end) {
-      const auto thread = static_cast<std::size_t>(at::get_thread_num()) % workspaces.size();
+    const auto threads = std::min<std::size_t>(static_cast<std::size_t>(options.threads), std::max<std::size_t>(1, groups));
+    prepare_groups(groups, threads);  // allocate outside the parallel region
+    std::exception_ptr failure;
+#pragma omp parallel num_threads(static_cast<int>(threads))
+    {
+      const auto thread = static_cast<std::size_t>(omp_get_thread_num());
+      const auto team = static_cast<std::size_t>(omp_get_num_threads());
+      const auto per = (groups + team - 1) / team;
       thread_seen[thread] = 1;  // each thread writes its own element
-      auto& w = workspaces[thread];
-      for (auto g = begin; g < end; ++g) body(static_cast<std::size_t>(g), w);
-    });
+      try {
+        for (auto g = thread * per; g < std::min(groups, (thread + 1) * per); ++g) body(g, workspaces[thread]);
+      } catch (...) {
+#pragma omp critical(crimegraph_trainer_failure)
+        if (!failure) failure = std::current_exception();
+      }
+    }
+    if (failure) std::rethrow_exception(failure);
   }
 
   // Forward pass of one group: loads its windows and labels, returns the predictions.
@@ -133,17 +145,14 @@ struct Trainer::Impl {
 
   // One epoch of training; returns the mean loss, NaN if it diverged.
   double train_epoch() {
-    model->train();
     batches.start_epoch(epoch);
     std::vector<std::int32_t> days;
     double sum = 0.0;
     std::int64_t windows = 0;
     std::vector<double> group_loss;
     while (batches.next(days)) {
-      for (auto& group : optimizer->param_groups()) {
-        static_cast<torch::optim::AdamOptions&>(group.options()).lr(learning_rate());
-      }
-      const auto params = model->params();
+      optimizer->set_learning_rate(learning_rate());
+      const auto params = model->bind();
       // The loss is the mean over nodes and windows: scale the per-element gradients by that.
       const float scale = 1.0f / (static_cast<float>(data->nodes()) * static_cast<float>(days.size()));
       group_loss.assign(group_count(days.size()), 0.0);
@@ -160,7 +169,7 @@ struct Trainer::Impl {
       }
       const double value = batch_sum * static_cast<double>(scale);
       if (!std::isfinite(value)) return value;
-      optimizer->step();
+      optimizer->step(model->tensors());
       ++step;
       sum += value * static_cast<double>(days.size());
       windows += static_cast<std::int64_t>(days.size());
@@ -170,9 +179,7 @@ struct Trainer::Impl {
 
   // Predictions [day][node] for `days`, with their summed loss.
   double predict_days(const std::vector<std::int32_t>& days, std::vector<float>& out) {
-    torch::NoGradGuard no_grad;
-    model->eval();
-    const auto params = model->params();
+    const auto params = model->bind();
     const std::int64_t n = data->nodes();
     out.resize(days.size() * static_cast<std::size_t>(n));
     std::vector<double> group_loss(group_count(days.size()), 0.0);
@@ -222,9 +229,9 @@ TrialStatus Trainer::fit(std::int32_t epochs, const std::function<void(const Epo
     double loss;
     try {
       loss = m.train_epoch();
-    } catch (const c10::Error& e) {
+    } catch (const std::bad_alloc&) {
       m.status = TrialStatus::Failed;
-      m.message = std::string("LibTorch error in epoch ") + std::to_string(m.epoch + 1) + ": " + e.what_without_backtrace();
+      m.message = "out of memory in epoch " + std::to_string(m.epoch + 1);
       break;
     }
     if (!std::isfinite(loss)) {
@@ -271,54 +278,123 @@ int Trainer::threads_used() const {
   return static_cast<int>(std::count(seen.begin(), seen.end(), 1));
 }
 
-std::int64_t Trainer::parameter_count() const {
-  std::int64_t n = 0;
-  for (const auto& p : impl_->model->parameters()) n += p.numel();
-  return n;
-}
+std::int64_t Trainer::parameter_count() const { return impl_->model->count(); }
+
+namespace {
+
+// The checkpoint format: a magic line, then little-endian fields, tensors in the model's order,
+// each with its name and size so that a checkpoint of another shape is refused, not misread.
+constexpr char kCheckpointMagic[] = "crimegraph-trainer-checkpoint 1\n";
+
+class Writer {
+ public:
+  template <typename T>
+  void put(const T& v) {
+    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void put(const std::string& s) {
+    put<std::uint64_t>(s.size());
+    out_ += s;
+  }
+  void put(const std::vector<float>& v) {
+    put<std::uint64_t>(v.size());
+    out_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(float));
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_ = kCheckpointMagic;
+};
+
+class Reader {
+ public:
+  explicit Reader(const std::string& bytes) : bytes_(bytes) {
+    const std::size_t n = sizeof kCheckpointMagic - 1;
+    if (bytes.compare(0, n, kCheckpointMagic) != 0) {
+      fail(bytes.compare(0, 2, "PK") == 0 ? "it is a LibTorch archive of an earlier version" : "it is not a checkpoint");
+    }
+    at_ = n;
+  }
+  template <typename T>
+  T get() {
+    T v;
+    std::memcpy(&v, take(sizeof v), sizeof v);
+    return v;
+  }
+  std::string get_string() {
+    const auto n = get<std::uint64_t>();
+    return std::string(take(n), n);
+  }
+  void get_floats(std::vector<float>& out, const std::string& what) {
+    const auto n = get<std::uint64_t>();
+    if (n != out.size()) fail(what + " has " + std::to_string(n) + " values, the model " + std::to_string(out.size()));
+    std::memcpy(out.data(), take(n * sizeof(float)), n * sizeof(float));
+  }
+  void finish() const {
+    if (at_ != bytes_.size()) fail("it has " + std::to_string(bytes_.size() - at_) + " bytes past its end");
+  }
+  [[noreturn]] static void fail(const std::string& why) { throw DataError("cannot restore checkpoint: " + why); }
+
+ private:
+  const char* take(std::uint64_t n) {
+    if (n > bytes_.size() - at_) fail("it is truncated");
+    const char* p = bytes_.data() + at_;
+    at_ += static_cast<std::size_t>(n);
+    return p;
+  }
+  const std::string& bytes_;
+  std::size_t at_ = 0;
+};
+
+}  // namespace
 
 std::string Trainer::checkpoint() const {
   const auto& m = *impl_;
-  torch::serialize::OutputArchive archive, model_archive, optimizer_archive;
-  m.model->save(model_archive);
-  m.optimizer->save(optimizer_archive);
-  archive.write("model", model_archive);
-  archive.write("optimizer", optimizer_archive);
-  archive.write("epoch", torch::tensor(static_cast<std::int64_t>(m.epoch)));
-  archive.write("step", torch::tensor(m.step));
-  archive.write("seed", torch::tensor(static_cast<std::int64_t>(m.options.seed)));
-  archive.write("hyperparameters", c10::IValue(m.hp.describe()));
-  std::ostringstream os;
-  archive.save_to(os);
-  return os.str();
+  Writer w;
+  w.put(m.hp.describe());
+  w.put<std::int64_t>(m.epoch);
+  w.put<std::int64_t>(m.step);
+  w.put<std::uint64_t>(m.options.seed);
+  w.put<std::int64_t>(m.optimizer->steps());
+  const auto& tensors = m.model->tensors();
+  w.put<std::uint64_t>(tensors.size());
+  for (std::size_t t = 0; t < tensors.size(); ++t) {
+    w.put(tensors[t].name);
+    w.put(tensors[t].value);
+    w.put(m.optimizer->first_moments()[t]);
+    w.put(m.optimizer->second_moments()[t]);
+  }
+  return w.take();
 }
 
 void Trainer::restore(const std::string& bytes) {
   auto& m = *impl_;
-  torch::serialize::InputArchive archive, model_archive, optimizer_archive;
-  try {
-    std::istringstream is(bytes);
-    archive.load_from(is);
-    c10::IValue hp;
-    archive.read("hyperparameters", hp);
-    if (hp.toStringRef() != m.hp.describe()) {
-      throw ConfigError("checkpoint was made with other hyperparameters (" + hp.toStringRef() + ")");
-    }
-    archive.read("model", model_archive);
-    archive.read("optimizer", optimizer_archive);
-    m.model->load(model_archive);
-    m.optimizer->load(optimizer_archive);
-    torch::Tensor epoch, step, seed;
-    archive.read("epoch", epoch);
-    archive.read("step", step);
-    archive.read("seed", seed);
-    m.epoch = static_cast<std::int32_t>(epoch.item<std::int64_t>());
-    m.step = step.item<std::int64_t>();
-    m.options.seed = static_cast<std::uint64_t>(seed.item<std::int64_t>());
-    m.batches = BatchIterator(m.index, Split::Train, m.hp.batch_size, m.options.seed);
-  } catch (const c10::Error& e) {
-    throw DataError(std::string("cannot restore checkpoint: ") + e.what_without_backtrace());
+  Reader r(bytes);
+  const auto hp = r.get_string();
+  if (hp != m.hp.describe()) throw ConfigError("checkpoint was made with other hyperparameters (" + hp + ")");
+  // Into copies first: a checkpoint refused halfway leaves this trainer as it was.
+  auto model = *m.model;
+  auto optimizer = *m.optimizer;
+  const auto epoch = r.get<std::int64_t>();
+  const auto step = r.get<std::int64_t>();
+  const auto seed = r.get<std::uint64_t>();
+  optimizer.set_steps(r.get<std::int64_t>());
+  auto& tensors = model.tensors();
+  if (r.get<std::uint64_t>() != tensors.size()) Reader::fail("it has another number of parameter tensors");
+  for (std::size_t t = 0; t < tensors.size(); ++t) {
+    const auto name = r.get_string();
+    if (name != tensors[t].name) Reader::fail("tensor " + std::to_string(t) + " is '" + name + "', not '" + tensors[t].name + "'");
+    r.get_floats(tensors[t].value, name);
+    r.get_floats(optimizer.first_moments()[t], name + "'s first moment");
+    r.get_floats(optimizer.second_moments()[t], name + "'s second moment");
   }
+  r.finish();
+  *m.model = std::move(model);
+  *m.optimizer = std::move(optimizer);
+  m.epoch = static_cast<std::int32_t>(epoch);
+  m.step = step;
+  m.options.seed = seed;
+  m.batches = BatchIterator(m.index, Split::Train, m.hp.batch_size, m.options.seed);
   m.status = TrialStatus::Ok;
   m.message.clear();
 }

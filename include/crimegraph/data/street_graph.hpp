@@ -74,5 +74,7 @@ enum class AdjacencyNorm {
 };
 
 SparseAdjacency sparse_adjacency(const StreetGraph& graph, AdjacencyNorm norm = AdjacencyNorm::None);
+/// The transpose of `a` (a row-normalised adjacency is not symmetric): the backward pass's matrix.
+SparseAdjacency transposed(const SparseAdjacency& a);
 
 }  // namespace crimegraph

@@ -24,9 +24,8 @@
 // baseline round each multiply-add twice and differ in the last bits.
 //
 // The kernel owns activations (GLDNetGradients the gradient sums) but not the parameters: it reads and
-// writes them through pointers in LibTorch's layout (see GLDNetParams), so the LibTorch module
-// stays the single owner of weights, optimiser state and checkpoints, and it is the reference
-// the tests compare this kernel with.
+// writes them through pointers in LibTorch's layout (see GLDNetParams), so the same kernel runs
+// on the trainer's GLDNetParameters and on the LibTorch module the tests compare it with.
 #include <cstdint>
 #include <memory>
 #include <string>

@@ -1,6 +1,5 @@
 #pragma once
 // Trains and evaluates one GLDNet configuration: the unit of work of a search trial.
-// LibTorch stays behind this header (pimpl), so callers compile without it.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,7 +34,7 @@ struct Evaluation {
 
 struct TrainerOptions {
   std::uint64_t seed = 1;          ///< weight initialisation and batch order
-  std::int32_t threads = 1;        ///< intra-op threads
+  std::int32_t threads = 1;        ///< intra-op threads (OpenMP)
   HitRateOptions hit_rate;         ///< how validation and test are scored
   std::int32_t eval_batch_size = 64;
 };

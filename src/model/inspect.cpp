@@ -1,4 +1,4 @@
-#include "crimegraph/data/inspect.hpp"
+#include "crimegraph/model/inspect.hpp"
 
 #include <spdlog/fmt/fmt.h>
 
