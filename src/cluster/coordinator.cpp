@@ -118,14 +118,16 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   std::string best_checkpoint;  // of a replayed best, to write /best again after the replay
   // Everything a finished trial changes, whether it just finished or a resumed search found it
   // in the file (then it is already written, and logged by the run that ran it).
-  auto record = [&](const TrialSpec& spec, const TrialOutcome& outcome, bool fresh) {
+  // `times`: when a fresh trial was dispatched and when its result arrived, after t0.
+  auto record = [&](const TrialSpec& spec, const TrialOutcome& outcome, bool fresh,
+                    std::pair<double, double> times = {}) {
     const bool ok = outcome.status == TrialStatus::Ok && !outcome.epochs.empty();
     const double score = settings.ranking == Ranking::BestEpoch ? outcome.best_hit_rate() : outcome.last_hit_rate();
     scheduler.report({spec.id, ok, score, outcome.last_hit_rate(), outcome.checkpoint});
     const bool best = ok && (summary.best_trial < 0 || score > summary.best_score ||
                              (score == summary.best_score && spec.id < summary.best_trial));
     if (fresh) {
-      results.add_trial(spec, outcome, ok ? score : std::nan(""));
+      results.add_trial(spec, outcome, ok ? score : std::nan(""), times.first, times.second);
       // Kept for resuming: the states promotions may continue (a trial that reached max_epochs
       // never is), and the best trial's, which a resumed search writes to /best again.
       if (ok && (spec.end_epoch < settings.hyperband.max_epochs || best)) {
@@ -195,6 +197,7 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   std::deque<int> idle;
   for (int w = 1; w <= pool.size(); ++w) idle.push_back(w);
   std::map<int, TrialSpec> running;  // by worker, without checkpoints
+  std::map<int, double> started;     // by worker: when its trial was dispatched, after t0
   double busy_seconds = 0.0;
   std::int64_t finished_here = 0;
 
@@ -211,6 +214,7 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
       const int w = idle.front();
       idle.pop_front();
       pool.start(w, *spec);
+      started[w] = seconds_since(t0);
       spec->parent_checkpoint.clear();
       running[w] = std::move(*spec);
     }
@@ -272,7 +276,7 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
     idle.push_back(event->worker);
     outcome.worker = event->worker;
     busy_seconds += outcome.wall_seconds;
-    record(spec, outcome, true);
+    record(spec, outcome, true, {started[event->worker], seconds_since(t0)});
     if (++finished_here == settings.stop_after_trials) {
       flush_if_due(true);
       spdlog::warn("stopping after {} trials as asked; the search resumes from {}", finished_here,

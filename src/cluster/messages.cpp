@@ -161,6 +161,7 @@ std::string encode(const FinalOutcome& o) {
   w.put(static_cast<std::int32_t>(o.status)).put(o.message).put(o.epochs).put(o.best_validation_hit_rate);
   w.put(o.test_hit_rate).put(o.naive).put(o.historical).put(static_cast<std::uint8_t>(o.oracle.has_value()));
   w.put(o.oracle.value_or(0.0)).put(o.hit_rate_description).put(o.checkpoint);
+  put_epochs(w, o.history);
   return w.take();
 }
 
@@ -179,6 +180,7 @@ FinalOutcome decode_final_outcome(const std::string& bytes) {
   if (has_oracle) o.oracle = oracle;
   o.hit_rate_description = r.get_string();
   o.checkpoint = r.get_string();
+  o.history = get_epochs(r);
   r.done();
   return o;
 }

@@ -84,6 +84,7 @@ class GLDNetObjective : public Objective {
       Trainer trainer(data_, with_config(options_.base, spec.config), t);
       out.status = trainer.fit(spec.end_epoch);
       out.message = trainer.message();
+      out.history = trainer.history();
       for (const auto& e : trainer.history()) out.best_validation_hit_rate = std::max(out.best_validation_hit_rate, e.validation_hit_rate);
       out.test_hit_rate = trainer.evaluate(Split::Test).hit_rate;
       // Baselines need the full dataset (counts, intensity): read it once more, only here.

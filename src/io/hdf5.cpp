@@ -410,6 +410,19 @@ double File::double_attribute(const std::string& object, const std::string& name
   return read_numeric_attribute<double>(id_, path_, object, name, H5T_NATIVE_DOUBLE);
 }
 
+File::AttributeClass File::attribute_class(const std::string& object, const std::string& name) const {
+  Id obj(open_object(id_, path_, object), H5Oclose);
+  const std::string where = norm(object) + "@" + name;
+  Id attr(check(H5Aopen(obj, name.c_str(), H5P_DEFAULT), "H5Aopen", path_, where), H5Aclose);
+  Id type(check(H5Aget_type(attr), "H5Aget_type", path_, where), H5Tclose);
+  switch (H5Tget_class(type)) {
+    case H5T_INTEGER: return AttributeClass::Integer;
+    case H5T_FLOAT: return AttributeClass::Real;
+    case H5T_STRING: return AttributeClass::String;
+    default: return AttributeClass::Other;
+  }
+}
+
 std::vector<std::string> File::attribute_names(const std::string& object) const {
   Id obj(open_object(id_, path_, object), H5Oclose);
   H5O_info_t info;

@@ -12,6 +12,7 @@
 #include <new>
 
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/text.hpp"
 #include "crimegraph/model/gldnet_parameters.hpp"
 
 namespace crimegraph {
@@ -401,15 +402,7 @@ void Trainer::restore(const std::string& bytes) {
 
 void Trainer::save(const std::string& path) const {
   const auto bytes = checkpoint();
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    if (!out) throw IoError("cannot write '" + tmp + "'");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw IoError("cannot rename '" + tmp + "' to '" + path + "': " + ec.message());
+  write_file_atomically(path, [&](std::ostream& out) { out.write(bytes.data(), static_cast<std::streamsize>(bytes.size())); });
 }
 
 }  // namespace crimegraph

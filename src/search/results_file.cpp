@@ -1,5 +1,7 @@
 #include "crimegraph/search/results_file.hpp"
 
+#include "results_layout.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -16,18 +18,51 @@
 
 namespace crimegraph {
 
+namespace {
 // Rows are queued per column and written in batches: one HDF5 extend + write per column per
 // flush, instead of one per value (which limits a fast search to a few hundred trials/s).
+struct ColumnBuffers {
+  std::map<std::string, std::vector<std::int64_t>> int64s;
+  std::map<std::string, std::vector<std::int32_t>> int32s;
+  std::map<std::string, std::vector<double>> doubles;
+  std::map<std::string, std::vector<std::string>> strings;
+
+  void add_epoch(const std::string& group, std::int64_t trial_id, const EpochRecord& e) {
+    int64s[group + "/trial_id"].push_back(trial_id);
+    int32s[group + "/epoch"].push_back(e.epoch);
+    doubles[group + "/train_loss"].push_back(e.train_loss);
+    doubles[group + "/val_loss"].push_back(e.validation_loss);
+    doubles[group + "/val_hit_rate"].push_back(e.validation_hit_rate);
+    doubles[group + "/learning_rate"].push_back(e.learning_rate);
+    doubles[group + "/train_seconds"].push_back(e.train_seconds);
+    doubles[group + "/eval_seconds"].push_back(e.eval_seconds);
+  }
+  void append_to(h5::File& f) {
+    auto write = [&](auto& columns) {
+      for (auto& [name, values] : columns) {
+        f.append(name, values.data(), values.size());
+        values.clear();
+      }
+    };
+    write(int64s);
+    write(int32s);
+    write(doubles);
+    for (auto& [name, values] : strings) {
+      f.append_strings(name, values);
+      values.clear();
+    }
+  }
+};
+}  // namespace
+
 struct ResultsWriter::Impl {
   Impl(h5::File f, h5::File c) : file(std::move(f)), checkpoints(std::move(c)) {}
   h5::File file;
   h5::File checkpoints;
   std::vector<std::string> hyperparameters;
-  std::map<std::string, std::vector<std::int64_t>> int64s;
-  std::map<std::string, std::vector<std::int32_t>> int32s;
-  std::map<std::string, std::vector<double>> doubles;
-  std::map<std::string, std::vector<std::string>> strings;
+  ColumnBuffers queued;
   std::size_t rows = 0;
+  std::int32_t run = 0;  // 0 for a new search, k for its k-th resume
   std::optional<std::tuple<TrialSpec, double, std::string>> best;
   std::vector<std::int64_t> checkpoint_ids, checkpoint_sizes;
   std::vector<std::uint8_t> checkpoint_bytes;
@@ -35,11 +70,8 @@ struct ResultsWriter::Impl {
 };
 
 namespace {
-const char* kInt64Columns[] = {"trial_id", "parent_id", "config_id"};
-const char* kInt32Columns[] = {"iteration", "bracket", "round", "start_epoch", "end_epoch", "epochs_trained", "worker"};
-const char* kDoubleColumns[] = {"val_hit_rate_best", "val_hit_rate_last", "train_loss", "val_loss",
-                                "score",             "wall_seconds",      "train_seconds"};
-const char* kCurveColumns[] = {"train_loss", "val_loss", "val_hit_rate", "learning_rate", "train_seconds", "eval_seconds"};
+std::string trial_column(const ColumnSpec& c) { return std::string("trials/") + c.name; }
+std::string curve_column(const ColumnSpec& c) { return std::string("curves/") + c.name; }
 
 TrialStatus parse_trial_status(const std::string& name, const std::string& file) {
   for (auto s : {TrialStatus::Ok, TrialStatus::Diverged, TrialStatus::Failed})
@@ -47,56 +79,74 @@ TrialStatus parse_trial_status(const std::string& name, const std::string& file)
   throw DataError("'" + file + "': unknown trial status '" + name + "'");
 }
 
-std::vector<std::string> trial_columns(const std::vector<std::string>& hyperparameters) {
+void create_column(h5::File& f, const std::string& name, ValueType type, std::uint64_t chunk) {
+  switch (type) {
+    case ValueType::Int64: f.create_column<std::int64_t>(name, chunk); break;
+    case ValueType::Int32: f.create_column<std::int32_t>(name, chunk); break;
+    case ValueType::Float64: f.create_column<double>(name, chunk); break;
+    case ValueType::String: f.create_string_column(name, chunk); break;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> results_trial_columns(const std::vector<std::string>& hyperparameters) {
   std::vector<std::string> names;
-  for (auto c : kInt64Columns) names.push_back(std::string("trials/") + c);
-  for (auto c : kInt32Columns) names.push_back(std::string("trials/") + c);
-  for (auto c : kDoubleColumns) names.push_back(std::string("trials/") + c);
+  for (const auto& c : kTrialColumns) names.push_back(trial_column(c));
   for (const auto& p : hyperparameters) names.push_back("trials/" + p);
-  names.push_back("trials/status");
-  names.push_back("trials/message");
   return names;
 }
 
-std::vector<std::string> curve_columns() {
-  std::vector<std::string> names = {"curves/trial_id", "curves/epoch"};
-  for (auto c : kCurveColumns) names.push_back(std::string("curves/") + c);
+std::vector<std::string> results_curve_columns(const std::string& group) {
+  std::vector<std::string> names;
+  for (const auto& c : kCurveColumns) names.push_back(group + "/" + c.name);
   return names;
 }
 
-std::uint64_t rows_of(const h5::File& f, const std::string& column) {
+std::uint64_t column_rows(const h5::File& f, const std::string& column) {
   const auto dims = f.shape(column);
   return dims.empty() ? 0 : dims[0];
 }
 
+namespace {
 std::uint64_t shortest(const h5::File& f, const std::vector<std::string>& columns) {
   std::uint64_t rows = UINT64_MAX;
-  for (const auto& name : columns) rows = std::min(rows, rows_of(f, name));
+  for (const auto& name : columns) rows = std::min(rows, column_rows(f, name));
   return rows;
 }
+}  // namespace
 
+WholeTrials whole_trials(const h5::File& f, const std::vector<std::string>& trial_columns,
+                         const std::vector<std::string>& curve_columns) {
+  WholeTrials w;
+  w.rows = shortest(f, trial_columns);
+  const auto epochs_trained = f.read<std::int32_t>("trials/epochs_trained");
+  const std::uint64_t curve_rows = shortest(f, curve_columns);
+  for (std::uint64_t i = 0; i < w.rows; ++i) {
+    const auto epochs = static_cast<std::uint64_t>(std::max(0, epochs_trained[i]));
+    if (w.curve_rows + epochs > curve_rows) {
+      w.rows = i;
+      break;
+    }
+    w.curve_rows += epochs;
+  }
+  return w;
+}
+
+namespace {
 void cut_columns(h5::File& f, const std::vector<std::string>& columns, std::uint64_t rows) {
   for (const auto& name : columns) {
-    if (rows_of(f, name) != rows) f.truncate_column(name, rows);
+    if (column_rows(f, name) != rows) f.truncate_column(name, rows);
   }
 }
 
 // Reads back what an unfinished search recorded, cutting every column back to the last trial
 // whose row, epochs and checkpoint were all written (a crash can stop a flush part way).
 std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, const std::vector<std::string>& hp) {
-  const auto columns = trial_columns(hp), curves = curve_columns();
+  const auto columns = results_trial_columns(hp), curves = results_curve_columns("curves");
   const std::vector<std::string> checkpoint_columns = {"trial_id", "size"};
-  std::uint64_t rows = shortest(f, columns);
+  const auto [rows, epochs] = whole_trials(f, columns, curves);
   const auto epochs_trained = f.read<std::int32_t>("trials/epochs_trained");
-  const std::uint64_t curve_rows = shortest(f, curves);
-  std::uint64_t epochs = 0;
-  for (std::uint64_t i = 0; i < rows; ++i) {
-    if (epochs + static_cast<std::uint64_t>(epochs_trained[i]) > curve_rows) {
-      rows = i;
-      break;
-    }
-    epochs += static_cast<std::uint64_t>(epochs_trained[i]);
-  }
   // Checkpoints are flushed before the rows of their trials, so a cut here loses no recorded trial's.
   std::uint64_t kept = shortest(c, checkpoint_columns);
   const auto checkpoint_ids = c.read<std::int64_t>("trial_id");
@@ -134,7 +184,8 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
   const auto messages = f.read_strings("trials/message");
   const auto curve_epoch = f.read<std::int32_t>("curves/epoch");
   std::map<std::string, std::vector<double>> curve;
-  for (auto name : kCurveColumns) curve[name] = f.read<double>(std::string("curves/") + name);
+  for (const auto& column : kCurveColumns)
+    if (column.type == ValueType::Float64) curve[column.name] = f.read<double>(curve_column(column));
   std::map<std::int64_t, RecordedTrial> recorded;
   std::uint64_t e = 0;
   for (std::uint64_t i = 0; i < rows; ++i) {
@@ -210,7 +261,8 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
     }
     for (const auto& p : space.parameters()) impl_->hyperparameters.push_back(p.name);
     impl_->recorded = read_recorded(f, impl_->checkpoints, impl_->hyperparameters);
-    f.set_attribute("", "resumes", (f.has_attribute("", "resumes") ? f.int_attribute("", "resumes") : 0) + 1);
+    impl_->run = static_cast<std::int32_t>((f.has_attribute("", "resumes") ? f.int_attribute("", "resumes") : 0) + 1);
+    f.set_attribute("", "resumes", static_cast<std::int64_t>(impl_->run));
     f.set_attribute("", "resumed_utc", utc_timestamp());
     f.set_attribute("", "workers", static_cast<std::int64_t>(m.workers));
     f.flush();
@@ -250,61 +302,51 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
   f.set_attribute("", "seed", static_cast<std::int64_t>(m.seed));
   f.set_attribute("", "planned_trials", m.planned_trials);
   f.set_attribute("", "workers", static_cast<std::int64_t>(m.workers));
-  for (auto c : kInt64Columns) f.create_column<std::int64_t>(std::string("trials/") + c);
-  for (auto c : kInt32Columns) f.create_column<std::int32_t>(std::string("trials/") + c);
-  for (auto c : kDoubleColumns) f.create_column<double>(std::string("trials/") + c);
+  for (const auto& c : kTrialColumns) create_column(f, trial_column(c), c.type, 256);
   for (const auto& p : space.parameters()) {
     impl_->hyperparameters.push_back(p.name);
     f.create_column<double>("trials/" + p.name);
   }
-  f.create_string_column("trials/status");
-  f.create_string_column("trials/message");
-  f.create_column<std::int64_t>("curves/trial_id", 1024);
-  f.create_column<std::int32_t>("curves/epoch", 1024);
-  for (auto c : kCurveColumns) f.create_column<double>(std::string("curves/") + c, 1024);
+  for (const auto& c : kCurveColumns) create_column(f, curve_column(c), c.type, 1024);
   f.flush();
 }
 
 ResultsWriter::~ResultsWriter() = default;
 
-void ResultsWriter::add_trial(const TrialSpec& s, const TrialOutcome& o, double score) {
+void ResultsWriter::add_trial(const TrialSpec& s, const TrialOutcome& o, double score, double start_seconds,
+                              double end_seconds) {
   auto& m = *impl_;
+  auto& q = m.queued;
   const double nan = std::nan("");
   double train_seconds = 0.0;
   for (const auto& e : o.epochs) train_seconds += e.train_seconds + e.eval_seconds;
-  m.int64s["trials/trial_id"].push_back(s.id);
-  m.int64s["trials/parent_id"].push_back(s.parent_id);
-  m.int64s["trials/config_id"].push_back(s.config_id);
-  m.int32s["trials/iteration"].push_back(s.iteration);
-  m.int32s["trials/bracket"].push_back(s.bracket);
-  m.int32s["trials/round"].push_back(s.round);
-  m.int32s["trials/start_epoch"].push_back(s.start_epoch);
-  m.int32s["trials/end_epoch"].push_back(s.end_epoch);
-  m.int32s["trials/epochs_trained"].push_back(static_cast<std::int32_t>(o.epochs.size()));
-  m.int32s["trials/worker"].push_back(o.worker);
-  m.doubles["trials/val_hit_rate_best"].push_back(o.epochs.empty() ? nan : o.best_hit_rate());
-  m.doubles["trials/val_hit_rate_last"].push_back(o.epochs.empty() ? nan : o.last_hit_rate());
-  m.doubles["trials/train_loss"].push_back(o.epochs.empty() ? nan : o.epochs.back().train_loss);
-  m.doubles["trials/val_loss"].push_back(o.epochs.empty() ? nan : o.epochs.back().validation_loss);
-  m.doubles["trials/score"].push_back(score);
-  m.doubles["trials/wall_seconds"].push_back(o.wall_seconds);
-  m.doubles["trials/train_seconds"].push_back(train_seconds);
+  q.int64s["trials/trial_id"].push_back(s.id);
+  q.int64s["trials/parent_id"].push_back(s.parent_id);
+  q.int64s["trials/config_id"].push_back(s.config_id);
+  q.int32s["trials/iteration"].push_back(s.iteration);
+  q.int32s["trials/bracket"].push_back(s.bracket);
+  q.int32s["trials/round"].push_back(s.round);
+  q.int32s["trials/start_epoch"].push_back(s.start_epoch);
+  q.int32s["trials/end_epoch"].push_back(s.end_epoch);
+  q.int32s["trials/epochs_trained"].push_back(static_cast<std::int32_t>(o.epochs.size()));
+  q.int32s["trials/worker"].push_back(o.worker);
+  q.int32s["trials/run"].push_back(m.run);
+  q.doubles["trials/val_hit_rate_best"].push_back(o.epochs.empty() ? nan : o.best_hit_rate());
+  q.doubles["trials/val_hit_rate_last"].push_back(o.epochs.empty() ? nan : o.last_hit_rate());
+  q.doubles["trials/train_loss"].push_back(o.epochs.empty() ? nan : o.epochs.back().train_loss);
+  q.doubles["trials/val_loss"].push_back(o.epochs.empty() ? nan : o.epochs.back().validation_loss);
+  q.doubles["trials/score"].push_back(score);
+  q.doubles["trials/wall_seconds"].push_back(o.wall_seconds);
+  q.doubles["trials/train_seconds"].push_back(train_seconds);
+  q.doubles["trials/start_seconds"].push_back(start_seconds);
+  q.doubles["trials/end_seconds"].push_back(end_seconds);
   for (const auto& name : m.hyperparameters) {
     const auto it = s.config.find(name);
-    m.doubles["trials/" + name].push_back(it == s.config.end() ? nan : it->second);
+    q.doubles["trials/" + name].push_back(it == s.config.end() ? nan : it->second);
   }
-  m.strings["trials/status"].push_back(trial_status_name(o.status));
-  m.strings["trials/message"].push_back(o.message);
-  for (const auto& e : o.epochs) {
-    m.int64s["curves/trial_id"].push_back(s.id);
-    m.int32s["curves/epoch"].push_back(e.epoch);
-    m.doubles["curves/train_loss"].push_back(e.train_loss);
-    m.doubles["curves/val_loss"].push_back(e.validation_loss);
-    m.doubles["curves/val_hit_rate"].push_back(e.validation_hit_rate);
-    m.doubles["curves/learning_rate"].push_back(e.learning_rate);
-    m.doubles["curves/train_seconds"].push_back(e.train_seconds);
-    m.doubles["curves/eval_seconds"].push_back(e.eval_seconds);
-  }
+  q.strings["trials/status"].push_back(trial_status_name(o.status));
+  q.strings["trials/message"].push_back(o.message);
+  for (const auto& e : o.epochs) q.add_epoch("curves", s.id, e);
   ++m.rows;
 }
 
@@ -331,19 +373,7 @@ void ResultsWriter::flush() {
     m.checkpoint_sizes.clear();
     m.checkpoint_bytes.clear();
   }
-  auto write = [&](auto& columns) {
-    for (auto& [name, values] : columns) {
-      m.file.append(name, values.data(), values.size());
-      values.clear();
-    }
-  };
-  write(m.int64s);
-  write(m.int32s);
-  write(m.doubles);
-  for (auto& [name, values] : m.strings) {
-    m.file.append_strings(name, values);
-    values.clear();
-  }
+  m.queued.append_to(m.file);
   m.rows = 0;
   if (m.best) {
     const auto& [s, score, checkpoint] = *m.best;
@@ -383,6 +413,10 @@ void ResultsWriter::set_final(const FinalOutcome& r, const Configuration& config
   f.set_attribute("final", "naive_test_hit_rate", r.naive);
   f.set_attribute("final", "historical_test_hit_rate", r.historical);
   if (r.oracle) f.set_attribute("final", "oracle_test_hit_rate", *r.oracle);
+  for (const auto& c : kCurveColumns) create_column(f, "final/" + curve_column(c), c.type, 64);
+  ColumnBuffers curves;
+  for (const auto& e : r.history) curves.add_epoch("final/curves", -1, e);
+  curves.append_to(f);
   if (!r.checkpoint.empty()) {
     f.write("final/checkpoint", reinterpret_cast<const std::uint8_t*>(r.checkpoint.data()), {r.checkpoint.size()});
   }

@@ -46,6 +46,7 @@ struct FinalOutcome {
   std::optional<double> oracle;
   std::string hit_rate_description;
   std::string checkpoint;
+  std::vector<EpochRecord> history;  ///< every epoch of the retraining
 };
 
 struct WorkerStats {

@@ -81,6 +81,8 @@ class File {
   std::int64_t int_attribute(const std::string& object, const std::string& name) const;
   double double_attribute(const std::string& object, const std::string& name) const;
   std::vector<std::string> attribute_names(const std::string& object) const;
+  enum class AttributeClass { Integer, Real, String, Other };
+  AttributeClass attribute_class(const std::string& object, const std::string& name) const;
 
   // Growable 1-D columns, for tables that gain a row at a time (the search results).
   template <class T>

@@ -1,5 +1,7 @@
 #pragma once
 // Small text helpers shared by the parsers of config files, job files and CSVs.
+#include <functional>
+#include <iosfwd>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,10 @@ struct IniEntry {
 std::vector<IniEntry> ini_section(const std::string& text, const std::string& section, const std::string& origin);
 /// The whole text of a file; throws ConfigError "cannot read <what> '<path>'".
 std::string read_text_file(const std::string& path, const std::string& what);
+
+/// Writes a file the safe way: `write` fills "<path>.tmp-<pid>", which is then renamed over
+/// `path`; on any failure the temporary file is removed and IoError names the file.
+void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
 
 /// The current UTC time as ISO 8601, e.g. 2026-11-28T10:29:45Z.
 std::string utc_timestamp();

@@ -5,6 +5,7 @@
 // state of every finished trial a promotion may continue, so that a search stopped part way
 // (preempted, killed) resumes from its files; it is removed when the search completes.
 // Layout: docs/results-format.md.
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -16,7 +17,7 @@
 namespace crimegraph {
 
 inline constexpr const char* kResultsFormatName = "crimegraph-results";
-inline constexpr int kResultsFormatVersion = 1;
+inline constexpr int kResultsFormatVersion = 2;
 
 struct SearchMetadata {
   std::string name, job_text, space_text, plan_text;
@@ -53,8 +54,10 @@ class ResultsWriter {
   ResultsWriter(const ResultsWriter&) = delete;
   ResultsWriter& operator=(const ResultsWriter&) = delete;
 
-  /// Queues one trial (a row of /trials, its epochs to /curves); flush() writes it.
-  void add_trial(const TrialSpec& spec, const TrialOutcome& outcome, double score);
+  /// Queues one trial (a row of /trials, its epochs to /curves); flush() writes it. The times
+  /// are when it was dispatched and when its result arrived, in seconds after this run started.
+  void add_trial(const TrialSpec& spec, const TrialOutcome& outcome, double score,
+                 double start_seconds = std::nan(""), double end_seconds = std::nan(""));
   /// Keeps a finished trial's training state for resuming (written at the next flush, first).
   void add_checkpoint(std::int64_t trial_id, const std::string& checkpoint);
   /// Writes every queued row, one extend + write per column, and flushes the file.
