@@ -188,7 +188,8 @@ std::vector<std::string> hyperparameter_columns(const h5::File& f, const std::st
   }
   try {
     std::vector<std::string> ordered;
-    for (const auto& p : SearchSpace::parse(space_text).parameters())
+    const auto space = SearchSpace::parse(space_text);
+    for (const auto& p : space.parameters())
       if (std::find(found.begin(), found.end(), p.name) != found.end()) ordered.push_back(p.name);
     if (ordered.size() == found.size()) return ordered;
   } catch (const ConfigError&) {
