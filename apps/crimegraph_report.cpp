@@ -2,14 +2,13 @@
 //   crimegraph-report RESULTS.h5 [--top 10] [--csv FILE|-] [--columns a,b] [--json FILE|-] [--plots DIR]
 //   crimegraph-report --compare A.h5 B.h5
 //   crimegraph-report --schema
-#include <cstdlib>
 #include <functional>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/python.hpp"
 #include "crimegraph/io/text.hpp"
 #include "crimegraph/logging.hpp"
 #include "crimegraph/options.hpp"
@@ -35,24 +34,6 @@ void export_to(const std::string& path, const std::function<void(std::ostream&)>
     return;
   }
   write_file_atomically(path, write);
-}
-
-// The figures are drawn by the project's Python module with Debian's matplotlib: /usr/bin/python3
-// first, so that another Python earlier on PATH (without h5py) is not picked up.
-int draw_plots(const std::string& results, const std::string& dir) {
-  const char* module_dir = std::getenv("CRIMEGRAPH_PYTHON_DIR");
-  const std::string module = std::string(module_dir ? module_dir : CRIMEGRAPH_PYTHON_DIR) + "/crimegraph_results.py";
-  if (!std::filesystem::exists(module)) throw ConfigError("the plotting module '" + module + "' is missing");
-  const std::string python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  const auto quote = [](const std::string& s) {
-    std::string out = "'";
-    for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-    return out + "'";
-  };
-  const std::string command = python + " " + quote(module) + " plots " + quote(results) + " " + quote(dir);
-  const int status = std::system(command.c_str());
-  if (status != 0) throw Error("drawing the figures failed (" + command + ")");
-  return 0;
 }
 
 }  // namespace
@@ -114,7 +95,7 @@ int main(int argc, char** argv) {
       exported = true;
     }
     if (vm.count("plots")) {
-      draw_plots(results.path(), vm["plots"].as<std::string>());
+      run_python_module({"plots", results.path(), vm["plots"].as<std::string>()});
       exported = true;
     }
     if (!exported) print_report(results, summary, std::cout);

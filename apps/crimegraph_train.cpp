@@ -1,6 +1,8 @@
-// crimegraph-train: trains and evaluates one GLDNet configuration.
+// crimegraph-train: trains and evaluates one GLDNet configuration, given or taken from a
+// search's results file.
 //   crimegraph-train --dataset FILE.h5 [--config FILE] [--set name=value ...] [--epochs 25]
-//                    [--seed S] [--threads N] [--save model.pt]
+//                    [--seed S] [--threads N] [--save model.ckpt]
+//   crimegraph-train --from RESULTS.h5 [--trial ID] [--evaluate] [--dataset FILE.h5] ...
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
@@ -13,15 +15,63 @@
 #include "crimegraph/model/gldnet_kernel.hpp"
 #include "crimegraph/model/trainer.hpp"
 #include "crimegraph/model/hyperparameter_options.hpp"
+#include "crimegraph/search/results_reader.hpp"
 
 using namespace crimegraph;
+
+namespace {
+
+// What --from takes from a results file.
+struct FromResults {
+  Hyperparameters hyperparameters;  // the search's fixed ones, then the trial's searched ones
+  std::int32_t epochs = 0;          // the trial's, or the final retraining's
+  std::string dataset, origin;
+  std::string checkpoint;           // with --evaluate: the state to score
+};
+
+FromResults from_results(const po::variables_map& vm) {
+  const ResultsReader results(vm["from"].as<std::string>());
+  FromResults out;
+  out.dataset = results.setting("dataset");
+  // Every checkpoint names all its hyperparameters, the fixed ones included.
+  const auto& kept = !results.final_checkpoint().empty() ? results.final_checkpoint() : results.best_checkpoint();
+  if (kept.empty()) throw ConfigError("'" + results.path() + "' has no finished trial to take a configuration from");
+  out.hyperparameters = Trainer::checkpoint_hyperparameters(kept);
+  const auto& trials = results.trials();
+  const auto best = static_cast<std::int64_t>(attribute_number(results.best(), "trial_id"));
+  const std::int64_t id = vm.count("trial") ? vm["trial"].as<std::int64_t>() : best;
+  std::size_t row = trials.rows();
+  for (std::size_t i = 0; i < trials.rows(); ++i)
+    if (trials.column("trial_id").integers[i] == id) row = i;
+  if (row == trials.rows()) throw ConfigError("'" + results.path() + "' has no trial " + std::to_string(id));
+  for (const auto& name : results.hyperparameters()) out.hyperparameters.set(name, trials.column(name).reals[row]);
+  const bool final_model = !vm.count("trial") && !results.final_checkpoint().empty();
+  out.epochs = final_model ? static_cast<std::int32_t>(attribute_number(results.final_result(), "epochs"))
+                           : static_cast<std::int32_t>(trials.column("end_epoch").integers[row]);
+  out.origin = fmt::format("{}, {} (score {})", results.path(),
+                           final_model ? "the best configuration, as retrained" : "trial " + std::to_string(id),
+                           fmt::format("{:.4f}", trials.column("score").reals[row]));
+  if (vm["evaluate"].as<bool>()) {
+    if (final_model) out.checkpoint = results.final_checkpoint();
+    else if (id == best) out.checkpoint = results.best_checkpoint();
+    else throw ConfigError("--evaluate: only the best trial's (" + std::to_string(best) + ") and the final model's states are kept");
+  }
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   return run_guarded("crimegraph-train", [&] {
     po::options_description desc("crimegraph-train options");
     add_standard_options(desc);
     desc.add_options()
-        ("dataset", po::value<std::string>()->required(), "dataset file (.h5)")
+        ("dataset", po::value<std::string>(), "dataset file (.h5); with --from, default the search's")
+        ("from", po::value<std::string>(), "take the configuration from a search's results file: its best trial, "
+                                           "or --trial's, over the search's fixed hyperparameters")
+        ("trial", po::value<std::int64_t>(), "with --from: this trial's configuration and epochs")
+        ("evaluate", po::bool_switch(), "with --from: score the file's final retrained model on the test split "
+                                        "(or, with --trial, the best trial's kept state) without training")
         ("epochs", po::value<std::int32_t>()->default_value(25), "training epochs")
         ("seed", po::value<std::uint64_t>()->default_value(1), "seed of weight initialisation and batch order")
         ("threads", po::value<std::int32_t>()->default_value(1), "intra-op threads")
@@ -37,9 +87,11 @@ int main(int argc, char** argv) {
     }
     setup_logging(vm["log-level"].as<std::string>());
     // Everything the user gave is validated before the dataset is read.
-    const auto hp = hyperparameters_from(vm);
+    if (!vm.count("from") && (vm.count("trial") || vm["evaluate"].as<bool>())) throw ConfigError("--trial and --evaluate go with --from");
+    const auto source = vm.count("from") ? from_results(vm) : FromResults{};
+    const auto hp = hyperparameters_from(vm, source.hyperparameters);
     const auto kernel = describe_simd_target("");  // a CRIMEGRAPH_SIMD this CPU cannot run fails before the dataset is read
-    const auto epochs = vm["epochs"].as<std::int32_t>();
+    const auto epochs = vm["epochs"].defaulted() && source.epochs > 0 ? source.epochs : vm["epochs"].as<std::int32_t>();
     if (epochs < 1) throw ConfigError("--epochs must be at least 1");
     TrainerOptions options;
     options.seed = vm["seed"].as<std::uint64_t>();
@@ -48,7 +100,8 @@ int main(int argc, char** argv) {
     options.hit_rate.kind = parse_hit_rate_kind(vm["hit-rate"].as<std::string>());
     options.hit_rate.validate();
 
-    const auto path = vm["dataset"].as<std::string>();
+    if (!vm.count("dataset") && source.dataset.empty()) throw ConfigError("--dataset is required (or --from a results file)");
+    const auto path = vm.count("dataset") ? vm["dataset"].as<std::string>() : source.dataset;
     const auto dataset = read_dataset(path);
     auto data = std::make_shared<const TrainingData>(dataset);
     Trainer trainer(data, hp, options);
@@ -58,7 +111,11 @@ int main(int argc, char** argv) {
     std::cout << fmt::format("model   GLDNet, {} parameters; {}\n", trainer.parameter_count(), hp.describe());
     std::cout << fmt::format("kernel  {}\n", kernel);
     std::cout << fmt::format("scoring {}\n", options.hit_rate.describe());
-    trainer.fit(epochs, [&](const EpochRecord& r) {
+    if (!source.origin.empty()) std::cout << fmt::format("from     {}\n", source.origin);
+    if (!source.checkpoint.empty()) {
+      trainer.restore(source.checkpoint);
+      std::cout << fmt::format("restored the model after {} epochs; evaluating only\n", trainer.epoch());
+    } else trainer.fit(epochs, [&](const EpochRecord& r) {
       std::cout << fmt::format("epoch {:>3}/{}  loss {:.5f}  val loss {:.5f}  val hit rate {:.4f}  lr {:.5f}  "
                                "train {:.2f} s  eval {:.2f} s\n",
                                r.epoch, epochs, r.train_loss, r.validation_loss, r.validation_hit_rate,

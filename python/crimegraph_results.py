@@ -400,7 +400,7 @@ def main(argv):
             print(path)
         return 0
     if len(argv) == 4 and argv[1] == "map":
-        print(plot_map(argv[2], argv[3]))
+        print("map: " + plot_map(argv[2], argv[3]))
         return 0
     if len(argv) == 3 and argv[1] == "summary":
         r = load(argv[2])

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <new>
+#include <sstream>
 
 #include "crimegraph/error.hpp"
 #include "crimegraph/io/text.hpp"
@@ -366,6 +367,20 @@ std::string Trainer::checkpoint() const {
     w.put(m.optimizer->second_moments()[t]);
   }
   return w.take();
+}
+
+Hyperparameters Trainer::checkpoint_hyperparameters(const std::string& bytes) {
+  Reader r(bytes);
+  std::istringstream words(r.get_string());
+  std::vector<std::string> assignments;
+  for (std::string w; words >> w;) assignments.push_back(w);
+  Hyperparameters hp;
+  try {
+    hp.apply(assignments);
+  } catch (const ConfigError& e) {
+    Reader::fail(std::string("its hyperparameters do not parse: ") + e.what());
+  }
+  return hp;
 }
 
 void Trainer::restore(const std::string& bytes) {

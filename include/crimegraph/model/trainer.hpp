@@ -71,6 +71,8 @@ class Trainer {
   /// exactly where this one stopped.
   std::string checkpoint() const;
   void restore(const std::string& bytes);
+  /// The hyperparameters a checkpoint was made with (a Trainer of them can restore it).
+  static Hyperparameters checkpoint_hyperparameters(const std::string& bytes);
   /// Writes checkpoint() to a file (atomically).
   void save(const std::string& path) const;
 
