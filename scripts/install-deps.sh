@@ -9,7 +9,7 @@ packages=(
   libboost-program-options-dev libspdlog-dev libgtest-dev
   libgdal-dev libpugixml-dev libssl-dev zlib1g-dev
   libhwy-dev
-  python3-h5py python3-pandas
+  python3-h5py python3-pandas python3-matplotlib
 )
 missing=()
 for p in "${packages[@]}"; do
