@@ -166,7 +166,7 @@ def _search_time(trials):
 
 def _save(fig, path):
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     _pyplot().close(fig)
     return path
 
