@@ -55,6 +55,7 @@ struct Job {
   HyperbandOptions hyperband;
   Ranking ranking = Ranking::BestEpoch;
   std::int32_t final_epochs = 25, threads = 1, final_threads = 0;
+  std::string workers_per_node = "auto";
   double window_cache_mb = 1024.0;
   DatasetBroadcast dataset_broadcast = DatasetBroadcast::Auto;
   double progress_seconds = 5.0;
@@ -103,6 +104,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
        "rank trials by their best-epoch or last-epoch validation hit rate")
       ("seed", po::value<std::uint64_t>()->default_value(1), "search seed: configurations and trial seeds")
       ("threads", po::value<std::int32_t>()->default_value(1), "intra-op threads per worker")
+      ("workers-per-node", po::value<std::string>()->default_value("auto"),
+       "workers given trials on each node: auto (one per --threads of its cores; the others wait), all, or a number")
       ("final-epochs", po::value<std::int32_t>()->default_value(25), "retrain the best configuration for this many epochs (0: skip)")
       ("final-threads", po::value<std::int32_t>()->default_value(0),
        "threads of the final retraining (0: the cores of the workers on its node, which wait for it)")
@@ -171,6 +174,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.seed = vm["seed"].as<std::uint64_t>();
     job.threads = vm["threads"].as<std::int32_t>();
     if (job.threads < 1) throw ConfigError("--threads must be at least 1");
+    job.workers_per_node = vm["workers-per-node"].as<std::string>();
+    training_workers(job.workers_per_node, 1, 1, 1);  // a bad value fails here, on every rank
     job.final_epochs = vm["final-epochs"].as<std::int32_t>();
     if (job.final_epochs < 0) throw ConfigError("--final-epochs must not be negative");
     job.final_threads = vm["final-threads"].as<std::int32_t>();
@@ -239,16 +244,22 @@ void print_summary(const SearchSummary& s, const Job& job) {
   std::cout << "results: " << s.results_path << "\n";
 }
 
-// Intra-op threads never oversubscribe a node: its workers together run at most one thread a
+// Workers beyond a node's cores wait instead of sharing the cores (--workers-per-node), and
+// intra-op threads never oversubscribe a node: its training workers together run at most one thread a
 // core, and the final retraining, during which every other worker waits, takes the cores of
 // the workers on its node.
-void fit_threads_to_cores(Job& job, const NodeComm& node) {
+bool fit_workers_to_cores(Job& job, const NodeComm& node) {
   const int cores = node.node_cores();
-  const int fair = std::max(1, cores / node.node_size());
+  const int training = training_workers(job.workers_per_node, node.node_size(), cores, job.threads);
+  if (node.leader() && training < node.node_size()) {
+    spdlog::info("node {}: {} of its {} workers train ({} core(s), {} thread(s) each); the others wait "
+                 "(--workers-per-node all uses them)", node.node(), training, node.node_size(), cores, job.threads);
+  }
+  const int fair = std::max(1, cores / training);
   if (job.threads > fair) {
     if (node.leader()) {
       spdlog::warn("node {}: {} workers x --threads {} would oversubscribe its {} core(s): each worker runs {} thread(s)",
-                   node.node(), node.node_size(), job.threads, cores, fair);
+                   node.node(), training, job.threads, cores, fair);
     }
     job.threads = fair;
   }
@@ -258,6 +269,7 @@ void fit_threads_to_cores(Job& job, const NodeComm& node) {
     if (node.leader()) spdlog::warn("node {}: --final-threads {} is more than its {} core(s)", node.node(), job.final_threads, cores);
     job.final_threads = cores;
   }
+  return node.node_rank() < training;
 }
 
 int run(int argc, char** argv) {
@@ -287,11 +299,13 @@ int run(int argc, char** argv) {
   MpiTransport transport;
   std::unique_ptr<NodeComm> node;
   if (mpi.size() > 1) node = std::make_unique<NodeComm>(mpi);
+  bool trains = true;  // a worker beyond its node's cores waits instead
   if (node && !node->coordinator()) {
-    fit_threads_to_cores(job, *node);
+    trains = fit_workers_to_cores(job, *node);
   } else if (job.final_threads == 0) {
     job.final_threads = job.threads;
   }
+  const auto training_flags = mpi.size() > 1 ? transport.gather(trains ? 1 : 0) : std::vector<int>{};
   try {
     std::string dataset = job.dataset;
     if (job.objective == "gldnet" && dataset == "synthetic") {
@@ -394,7 +408,7 @@ int run(int argc, char** argv) {
     m.hit_rate = job.hit_rate.describe();
     m.seed = job.seed;
     m.planned_trials = plan_totals(plan).trials;
-    m.workers = std::max(1, mpi.size() - 1);
+    m.workers = mpi.size() == 1 ? 1 : static_cast<std::int32_t>(std::count(training_flags.begin() + 1, training_flags.end(), 1));
     std::cout << describe_plan(plan, job.hyperband) << std::flush;
 
     settings.stop_requested = &stop_requested;
@@ -404,7 +418,10 @@ int run(int argc, char** argv) {
       auto pool = make_in_process_pool(*objective);
       summary = run_search(settings, *pool);
     } else {
-      auto pool = make_mpi_worker_pool(transport, mpi.size() - 1);
+      std::vector<int> training;
+      for (int r = 1; r < mpi.size(); ++r)
+        if (training_flags[static_cast<std::size_t>(r)]) training.push_back(r);
+      auto pool = make_mpi_worker_pool(transport, mpi.size() - 1, training);
       summary = run_search(settings, *pool);
     }
     if (summary.stopped()) {

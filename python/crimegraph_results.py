@@ -379,8 +379,11 @@ def plot_map(geojson_path, png_path):
     events = [(p["lon"], p["lat"], p["events"]) for p in props if p.get("events")]
     if events:
         ev = np.array(events, dtype=float)
-        ax.scatter(ev[:, 0], ev[:, 1], s=30 * ev[:, 2], marker="x", color="navy",
-                   label="segments with violent events that day (%d)" % int(ev[:, 2].sum()))
+        found = sum(1 for p in props if p.get("events") and p["flagged"])
+        ax.scatter(ev[:, 0], ev[:, 1], s=70 * ev[:, 2], marker="X", color="#1f3fff", edgecolors="white",
+                   linewidths=0.8, zorder=3,
+                   label="violent events that day: %d on %d segments, %d of them flagged"
+                         % (int(ev[:, 2].sum()), len(events), found))
         ax.legend(loc="lower left", fontsize=8)
     ax.autoscale()
     ax.set_aspect(1.0 / math.cos(math.radians(float(np.mean([p["lat"] for p in props])))))

@@ -293,3 +293,14 @@ TEST(Coordinator, StopRequestFlushesAndTheSearchResumes) {
   EXPECT_EQ(c.int_attribute("best", "trial_id"), a.int_attribute("best", "trial_id"));
   EXPECT_EQ(c.read<std::uint8_t>("best/checkpoint"), a.read<std::uint8_t>("best/checkpoint"));
 }
+
+TEST(TrainingWorkers, OnePerThreadsOfTheNodesCoresUnlessAskedOtherwise) {
+  EXPECT_EQ(training_workers("auto", 63, 2, 1), 2);   // mpirun -n 64 on 2 cores
+  EXPECT_EQ(training_workers("auto", 64, 64, 2), 32);
+  EXPECT_EQ(training_workers("auto", 2, 64, 1), 2);   // never more than the node has
+  EXPECT_EQ(training_workers("auto", 8, 1, 4), 1);    // always at least one
+  EXPECT_EQ(training_workers("all", 63, 2, 1), 63);
+  EXPECT_EQ(training_workers("3", 63, 2, 1), 3);
+  EXPECT_EQ(training_workers("5", 2, 2, 1), 2);
+  for (const char* bad : {"0", "-1", "x", "2x", ""}) EXPECT_THROW(training_workers(bad, 4, 4, 1), ConfigError) << bad;
+}

@@ -1,6 +1,7 @@
 // End-to-end searches through real `mpirun` (CMake's MPIEXEC_EXECUTABLE), checking the
 // results file.
 #include <gtest/gtest.h>
+#include <sched.h>
 
 #include <cmath>
 #include <filesystem>
@@ -36,7 +37,9 @@ class MpiSearch : public ::testing::Test {
                                             "dataset = " << dir_->file("city.h5") << "\n"
                                             "space = " << kSourceDir << "/configs/space-default.ini\n"
                                             "max-epochs = 3\nfactor = 3\nfinal-epochs = 2\nseed = 5\n"
-                                            "progress-seconds = 1\n";
+                                            "progress-seconds = 1\n"
+                                            // Every worker trains, however few cores this machine has.
+                                            "workers-per-node = all\n";
   }
   static void TearDownTestSuite() {
     delete dir_;
@@ -346,4 +349,28 @@ TEST(SearchCli, DryRunPrintsThePlanWithoutMpi) {
   const auto bad = run_command(kSearch + " --dry-run --variant bohb --space " + kSourceDir + "/configs/space-default.ini");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.output.find("unknown Hyperband variant 'bohb'"), std::string::npos) << bad.output;
+}
+
+// Ranks beyond the node's cores wait instead of training: an explicit cap, then the automatic
+// one (one worker per core here, with --threads 1). The trials are the same either way.
+TEST_F(MpiSearch, WorkersBeyondTheCoresWait) {
+  auto r = search(4, "capped.h5", "--workers-per-node 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 of its 3 workers train"), std::string::npos) << r.output;
+  check_complete(dir_->file("capped.h5"), 2);
+  auto r3 = search(3, "uncapped.h5");
+  ASSERT_EQ(r3.exit_code, 0) << r3.output;
+  expect_same_trials(trials_table(dir_->file("capped.h5")), trials_table(dir_->file("uncapped.h5")));
+
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  ASSERT_EQ(sched_getaffinity(0, sizeof mine, &mine), 0);
+  const int expected = std::min(3, CPU_COUNT(&mine));
+  r = search(4, "auto.h5", "--workers-per-node auto");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  check_complete(dir_->file("auto.h5"), expected);
+
+  r = search(3, "bad-cap.h5", "--workers-per-node 0");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("--workers-per-node must be auto, all or a positive number"), std::string::npos) << r.output;
 }

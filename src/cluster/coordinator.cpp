@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -27,8 +28,10 @@ std::string duration_text(double s) {
 
 class MpiWorkerPool : public WorkerPool {
  public:
-  MpiWorkerPool(MpiTransport& t, int workers) : transport_(t), workers_(workers) {}
-  int size() const override { return workers_; }
+  MpiWorkerPool(MpiTransport& t, int workers, std::vector<int> training)
+      : transport_(t), workers_(workers), training_(std::move(training)) {}
+  int size() const override { return static_cast<int>(training_.size()); }
+  std::vector<int> workers() const override { return training_; }
   void start(int worker, const TrialSpec& spec) override { transport_.send(worker, Tag::Work, encode(spec)); }
   void start_final(int worker, const TrialSpec& spec) override {
     transport_.send(worker, Tag::FinalWork, encode(spec));
@@ -60,12 +63,14 @@ class MpiWorkerPool : public WorkerPool {
  private:
   MpiTransport& transport_;
   int workers_;
+  std::vector<int> training_;
 };
 
 class InProcessPool : public WorkerPool {
  public:
   explicit InProcessPool(Objective& o) : objective_(o) {}
   int size() const override { return 1; }
+  std::vector<int> workers() const override { return {1}; }
   void start(int, const TrialSpec& spec) override { queue_.push_back({spec, false}); }
   void start_final(int, const TrialSpec& spec) override { queue_.push_back({spec, true}); }
   std::optional<Event> wait(Clock::time_point) override {
@@ -98,11 +103,34 @@ class InProcessPool : public WorkerPool {
 }  // namespace
 
 std::unique_ptr<WorkerPool> make_mpi_worker_pool(MpiTransport& transport, int workers) {
-  return std::make_unique<MpiWorkerPool>(transport, workers);
+  std::vector<int> all(static_cast<std::size_t>(workers));
+  for (int w = 1; w <= workers; ++w) all[static_cast<std::size_t>(w - 1)] = w;
+  return std::make_unique<MpiWorkerPool>(transport, workers, std::move(all));
+}
+
+std::unique_ptr<WorkerPool> make_mpi_worker_pool(MpiTransport& transport, int workers, std::vector<int> training) {
+  if (training.empty()) throw Error("internal error: no worker is given trials");
+  return std::make_unique<MpiWorkerPool>(transport, workers, std::move(training));
 }
 
 std::unique_ptr<WorkerPool> make_in_process_pool(Objective& objective) {
   return std::make_unique<InProcessPool>(objective);
+}
+
+int training_workers(const std::string& setting, int node_workers, int node_cores, int threads) {
+  if (setting == "all") return node_workers;
+  if (setting == "auto") return std::clamp(node_cores / std::max(1, threads), 1, std::max(1, node_workers));
+  std::size_t used = 0;
+  int n = 0;
+  try {
+    n = std::stoi(setting, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != setting.size() || n < 1) {
+    throw ConfigError("--workers-per-node must be auto, all or a positive number, not '" + setting + "'");
+  }
+  return std::min(n, std::max(1, node_workers));
 }
 
 SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
@@ -195,7 +223,7 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
                results.partial_path());
 
   std::deque<int> idle;
-  for (int w = 1; w <= pool.size(); ++w) idle.push_back(w);
+  for (int w : pool.workers()) idle.push_back(w);
   std::map<int, TrialSpec> running;  // by worker, without checkpoints
   std::map<int, double> started;     // by worker: when its trial was dispatched, after t0
   double busy_seconds = 0.0;
@@ -308,7 +336,7 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
     final_spec.end_epoch = settings.final_epochs;
     spdlog::info("retraining the best configuration (trial {}) from scratch for {} epochs", summary.best_trial,
                  settings.final_epochs);
-    pool.start_final(1, final_spec);
+    pool.start_final(pool.workers().front(), final_spec);
     std::optional<WorkerPool::Event> event;
     while (!(event = pool.wait(Clock::now() + kFlushInterval))) {
       if (settings.stop_requested && settings.stop_requested->load()) {

@@ -122,4 +122,21 @@ void MpiTransport::barrier() {
       std::nullopt, waiting_seconds_, waiting_cpu_seconds_);
 }
 
+std::vector<int> MpiTransport::gather(int value) {
+  int rank = 0, size = 1;
+  check(MPI_Comm_rank(MPI_COMM_WORLD, &rank), "MPI_Comm_rank");
+  check(MPI_Comm_size(MPI_COMM_WORLD, &size), "MPI_Comm_size");
+  std::vector<int> all(rank == 0 ? static_cast<std::size_t>(size) : 0);
+  MPI_Request request{};
+  check(MPI_Igather(&value, 1, MPI_INT, all.data(), 1, MPI_INT, 0, MPI_COMM_WORLD, &request), "MPI_Igather");
+  wait_backoff(
+      [&] {
+        int done = 0;
+        check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+        return done != 0;
+      },
+      std::nullopt, waiting_seconds_, waiting_cpu_seconds_);
+  return all;
+}
+
 }  // namespace crimegraph

@@ -26,6 +26,8 @@ class WorkerPool {
   };
   virtual ~WorkerPool() = default;
   virtual int size() const = 0;
+  /// The workers trials go to (MPI ranks, or 1 in process), size() of them.
+  virtual std::vector<int> workers() const = 0;
   virtual void start(int worker, const TrialSpec& spec) = 0;
   virtual void start_final(int worker, const TrialSpec& spec) = 0;
   /// The next finished piece of work, or nothing by `deadline`.
@@ -34,8 +36,11 @@ class WorkerPool {
   virtual std::vector<WorkerStats> shutdown() = 0;
 };
 
-/// Ranks 1..workers over MPI.
+/// Ranks 1..workers over MPI, all of them training.
 std::unique_ptr<WorkerPool> make_mpi_worker_pool(MpiTransport& transport, int workers);
+/// Ranks 1..workers over MPI, of which only `training` are given trials; the others wait,
+/// blocked, until shutdown() (ranks beyond their node's cores would only slow the others).
+std::unique_ptr<WorkerPool> make_mpi_worker_pool(MpiTransport& transport, int workers, std::vector<int> training);
 /// One worker running inside the coordinator's process (a single-rank run).
 std::unique_ptr<WorkerPool> make_in_process_pool(Objective& objective);
 
@@ -79,6 +84,11 @@ struct SearchSummary {
   } stop = Stop::None;
   bool stopped() const { return stop != Stop::None; }
 };
+
+/// How many of a node's workers are given trials: `setting` is "auto" (one per `threads` of
+/// the node's cores, at least one: more would only share the cores and slow every trial),
+/// "all", or a number (at most the node's workers). Throws ConfigError for anything else.
+int training_workers(const std::string& setting, int node_workers, int node_cores, int threads);
 
 /// Runs the whole search: dispatches, records, promotes, retrains the best, shuts workers down.
 SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "crimegraph/cluster/messages.hpp"
 
@@ -45,6 +46,9 @@ class MpiTransport {
   std::optional<Message> receive_until(std::chrono::steady_clock::time_point deadline, int source = kAnySource);
   /// A barrier that waits without spinning (MPI_Ibarrier + backoff).
   void barrier();
+  /// Every rank's `value`, in rank order, on rank 0 (empty elsewhere); collective over the
+  /// job, waiting without spinning (MPI_Igather + backoff).
+  std::vector<int> gather(int value);
 
   /// Wall and CPU seconds this process spent waiting in receive/barrier.
   double waiting_seconds() const { return waiting_seconds_; }
