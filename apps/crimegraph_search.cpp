@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/data/synthetic_city.hpp"
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/text.hpp"
 #include "crimegraph/model/gldnet_kernel.hpp"
 #include "crimegraph/logging.hpp"
 #include "crimegraph/model/hyperparameter_options.hpp"
@@ -39,8 +41,11 @@ const char* kUsage =
 constexpr int kExitStopped = 75;
 
 // SIGTERM (Slurm's preemption and time limit, sent to every task) and SIGINT ask the
-// coordinator to flush and stop; a second one ends the process at once.
+// coordinator to flush and stop; a second one ends the process at once. SIGUSR1 (the warning
+// a batch script asks for before its time limit, --signal) asks it to start no new trial.
 std::atomic<bool> stop_requested{false};
+std::atomic<bool> drain_requested{false};
+extern "C" void on_drain_signal(int) { drain_requested.store(true); }
 extern "C" void on_stop_signal(int signal) {
   if (stop_requested.exchange(true)) {
     std::signal(signal, SIG_DFL);
@@ -56,6 +61,7 @@ struct Job {
   Ranking ranking = Ranking::BestEpoch;
   std::int32_t final_epochs = 25, threads = 1, final_threads = 0;
   std::string workers_per_node = "auto";
+  std::optional<std::chrono::system_clock::time_point> deadline;
   double window_cache_mb = 1024.0;
   DatasetBroadcast dataset_broadcast = DatasetBroadcast::Auto;
   double progress_seconds = 5.0;
@@ -104,6 +110,9 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
        "rank trials by their best-epoch or last-epoch validation hit rate")
       ("seed", po::value<std::uint64_t>()->default_value(1), "search seed: configurations and trial seeds")
       ("threads", po::value<std::int32_t>()->default_value(1), "intra-op threads per worker")
+      ("deadline", po::value<std::string>(),
+       "when this run must have ended (YYYY-MM-DDTHH:MM:SS local time, as squeue prints a job's end, or +SECONDS): "
+       "trials that would not finish by then are not started, and the search stops to be resumed")
       ("workers-per-node", po::value<std::string>()->default_value("auto"),
        "workers given trials on each node: auto (one per --threads of its cores; the others wait), all, or a number")
       ("final-epochs", po::value<std::int32_t>()->default_value(25), "retrain the best configuration for this many epochs (0: skip)")
@@ -174,6 +183,7 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.seed = vm["seed"].as<std::uint64_t>();
     job.threads = vm["threads"].as<std::int32_t>();
     if (job.threads < 1) throw ConfigError("--threads must be at least 1");
+    if (vm.count("deadline")) job.deadline = parse_time_point(vm["deadline"].as<std::string>(), "--deadline");
     job.workers_per_node = vm["workers-per-node"].as<std::string>();
     training_workers(job.workers_per_node, 1, 1, 1);  // a bad value fails here, on every rank
     job.final_epochs = vm["final-epochs"].as<std::int32_t>();
@@ -296,6 +306,7 @@ int run(int argc, char** argv) {
   // having flushed, aborts the job.
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGUSR1, on_drain_signal);
   MpiTransport transport;
   std::unique_ptr<NodeComm> node;
   if (mpi.size() > 1) node = std::make_unique<NodeComm>(mpi);
@@ -412,6 +423,8 @@ int run(int argc, char** argv) {
     std::cout << describe_plan(plan, job.hyperband) << std::flush;
 
     settings.stop_requested = &stop_requested;
+    settings.drain_requested = &drain_requested;
+    settings.deadline = job.deadline;
     SearchSummary summary;
     if (mpi.size() == 1) {
       auto objective = make_objective();
@@ -426,9 +439,11 @@ int run(int argc, char** argv) {
     }
     if (summary.stopped()) {
       const bool on_request = summary.stop == SearchSummary::Stop::OnRequest;
+      const char* why = on_request ? " on a signal"
+                        : summary.stop == SearchSummary::Stop::Drained ? " before its time limit"
+                                                                       : " as asked";
       std::cout << fmt::format("\nsearch '{}' stopped after {} of {} trials{}; resume it with --resume: {}\n",
-                               job.name, summary.completed, summary.planned,
-                               on_request ? " on a signal" : " as asked",
+                               job.name, summary.completed, summary.planned, why,
                                partial_results_path(summary.results_path))
                 << std::flush;
       // The workers are being stopped too and cannot be waited for.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages CrimeGraph Search builds and tests with, if any is missing.
+#   scripts/install-deps.sh [--with-slurm]   (--with-slurm: also Slurm and munge, for the Slurm test)
 set -euo pipefail
 packages=(
   cmake g++ make
@@ -11,6 +12,9 @@ packages=(
   libhwy-dev
   python3-h5py python3-pandas python3-matplotlib
 )
+if [ "${1:-}" = --with-slurm ]; then
+  packages+=(slurm-wlm slurmctld slurmd slurm-client munge)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 
 #include "crimegraph/cluster/coordinator.hpp"
@@ -217,6 +218,25 @@ class StoppingObjective : public Objective {
   int stop_at_, runs_ = 0;
 };
 
+// The null objective's trials, each epoch taking a second (as measured by a worker), and a
+// drain request (the time-limit signal) raised by the `drain_at`-th trial.
+class TimedObjective : public Objective {
+ public:
+  TimedObjective(std::atomic<bool>* drain = nullptr, int drain_at = 0) : drain_(drain), drain_at_(drain_at) {}
+  TrialOutcome run(const TrialSpec& spec) override {
+    if (drain_ && ++runs_ == drain_at_) *drain_ = true;
+    auto o = inner_->run(spec);
+    for (auto& e : o.epochs) e.train_seconds = 1.0;
+    return o;
+  }
+  FinalOutcome run_final(const TrialSpec& spec) override { return inner_->run_final(spec); }
+
+ private:
+  std::unique_ptr<Objective> inner_ = make_null_objective();
+  std::atomic<bool>* drain_;
+  int drain_at_, runs_ = 0;
+};
+
 std::map<std::int64_t, double> scores(const std::string& path) {
   auto f = h5::File::open_read(path);
   const auto ids = f.read<std::int64_t>("trials/trial_id");
@@ -227,6 +247,55 @@ std::map<std::int64_t, double> scores(const std::string& path) {
 }
 
 }  // namespace
+
+// The time limit: a drained search (the warning signal) and one out of time before its
+// deadline start no new trial, stop with none running, and resume to the uninterrupted table.
+TEST(Coordinator, DrainAndDeadlineStopBetweenTrialsAndTheSearchResumes) {
+  fixture::TempDir dir;
+  SearchSettings settings;
+  settings.hyperband.max_epochs = 25;
+  settings.hyperband.factor = 2;
+  settings.space = SearchSpace::original_study();
+  settings.final_epochs = 3;
+  settings.progress_seconds = 1000;
+  settings.metadata = metadata();
+  settings.metadata.objective = "null";
+  settings.results_path = dir.file("whole.h5");
+  TimedObjective timed;
+  auto pool = make_in_process_pool(timed);
+  const auto whole = run_search(settings, *pool);
+  ASSERT_FALSE(whole.stopped());
+
+  std::atomic<bool> drain{false};
+  settings.results_path = dir.file("drained.h5");
+  settings.drain_requested = &drain;
+  TimedObjective draining(&drain, 5);
+  auto draining_pool = make_in_process_pool(draining);
+  const auto drained = run_search(settings, *draining_pool);
+  EXPECT_EQ(drained.stop, SearchSummary::Stop::Drained);
+  EXPECT_EQ(drained.completed, 5) << "the running trial finishes, no other starts";
+  EXPECT_EQ(drained.workers.size(), 1u) << "the workers are shut down, not abandoned";
+  EXPECT_EQ(scores(settings.results_path + ".partial").size(), 5u);
+
+  // The deadline is now: the first trial starts (no epoch time is known yet), then none fits.
+  settings.results_path = dir.file("deadline.h5");
+  settings.drain_requested = nullptr;
+  settings.deadline = std::chrono::system_clock::now();
+  auto deadline_pool = make_in_process_pool(timed);
+  const auto out_of_time = run_search(settings, *deadline_pool);
+  EXPECT_EQ(out_of_time.stop, SearchSummary::Stop::Drained);
+  EXPECT_EQ(out_of_time.completed, 1);
+
+  settings.deadline.reset();
+  settings.resume = true;
+  for (const auto& name : {"drained.h5", "deadline.h5"}) {
+    settings.results_path = dir.file(name);
+    auto resumed_pool = make_in_process_pool(timed);
+    const auto resumed = run_search(settings, *resumed_pool);
+    EXPECT_FALSE(resumed.stopped()) << name;
+    EXPECT_EQ(scores(settings.results_path), scores(dir.file("whole.h5"))) << name;
+  }
+}
 
 TEST(Coordinator, StopRequestFlushesAndTheSearchResumes) {
   fixture::TempDir dir;

@@ -229,8 +229,21 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   double busy_seconds = 0.0;
   std::int64_t finished_here = 0;
 
+  // Draining: no new trial starts, the running ones finish, then the search stops. The deadline
+  // drains too, once a trial would not finish before it at the slowest epoch time seen so far.
+  double slowest_epoch = 0.0;
+  bool out_of_time = false;
+  const auto draining = [&] {
+    return out_of_time || (settings.drain_requested && settings.drain_requested->load());
+  };
+  const auto fits_before_deadline = [&](std::int32_t epochs) {
+    if (!settings.deadline || slowest_epoch <= 0.0) return true;
+    const auto needed = std::chrono::duration<double>(1.2 * slowest_epoch * epochs + 1.0);
+    return std::chrono::system_clock::now() + std::chrono::duration_cast<std::chrono::system_clock::duration>(needed) <=
+           *settings.deadline;
+  };
   auto dispatch = [&] {
-    while (!idle.empty()) {
+    while (!idle.empty() && !draining()) {
       std::optional<TrialSpec> spec;
       if (!pending.empty()) {
         spec = std::move(pending.front());
@@ -239,6 +252,13 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
         spec = scheduler.next();
       }
       if (!spec) break;
+      if (!fits_before_deadline(spec->end_epoch - spec->start_epoch)) {
+        spdlog::warn("not starting trial {} ({} epochs): it would not finish before the deadline; the search "
+                     "stops when the running trials have finished", spec->id, spec->end_epoch - spec->start_epoch);
+        pending.push_front(std::move(*spec));  // kept: a resumed search plans it again
+        out_of_time = true;
+        break;
+      }
       const int w = idle.front();
       idle.pop_front();
       pool.start(w, *spec);
@@ -281,9 +301,17 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
       summary.stop = SearchSummary::Stop::OnRequest;
       break;
     }
+    if (running.empty() && draining()) {
+      flush_if_due(true);
+      spdlog::warn("stopped {} with {} of {} trials finished and none running; the search resumes from {}",
+                   out_of_time ? "before the deadline" : "on the time-limit signal", scheduler.completed(),
+                   scheduler.planned(), results.partial_path());
+      summary.stop = SearchSummary::Stop::Drained;
+      break;
+    }
     if (running.empty()) throw Error("internal error: the scheduler has work left but offers none");
     auto deadline = results.queued() > 0 ? std::min(next_progress, last_flush + kFlushInterval) : next_progress;
-    if (settings.stop_requested) deadline = std::min(deadline, Clock::now() + kFlushInterval);
+    if (settings.stop_requested || settings.drain_requested) deadline = std::min(deadline, Clock::now() + kFlushInterval);
     auto event = pool.wait(deadline);
     flush_if_due(false);
     if (Clock::now() >= next_progress) {
@@ -304,6 +332,7 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
     idle.push_back(event->worker);
     outcome.worker = event->worker;
     busy_seconds += outcome.wall_seconds;
+    for (const auto& e : outcome.epochs) slowest_epoch = std::max(slowest_epoch, e.train_seconds + e.eval_seconds);
     record(spec, outcome, true, {started[event->worker], seconds_since(t0)});
     if (++finished_here == settings.stop_after_trials) {
       flush_if_due(true);
@@ -329,6 +358,14 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   spdlog::info("search finished in {}: {} trials, {} failed, worker utilisation {:.1f}%",
                duration_text(summary.wall_seconds), summary.completed, summary.failed, 100.0 * summary.utilisation);
 
+  if (settings.final_epochs > 0 && summary.best_trial >= 0 &&
+      (draining() || !fits_before_deadline(settings.final_epochs))) {
+    spdlog::warn("not starting the final retraining ({} epochs) before the {}; resuming runs only that",
+                 settings.final_epochs, draining() ? "time limit" : "deadline");
+    summary.stop = SearchSummary::Stop::Drained;
+    summary.workers = pool.shutdown();
+    return summary;
+  }
   if (settings.final_epochs > 0 && summary.best_trial >= 0) {
     TrialSpec final_spec = best_spec;
     final_spec.parent_id = -1;

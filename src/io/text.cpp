@@ -6,6 +6,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <sstream>
 
 #include <unistd.h>
@@ -77,6 +78,34 @@ std::string utc_timestamp() {
   return buf;
 }
 
+
+std::chrono::system_clock::time_point parse_time_point(const std::string& text, const std::string& what) {
+  using Clock = std::chrono::system_clock;
+  const auto bad = [&] {
+    return ConfigError(what + ": '" + text + "' is not +SECONDS, @SECONDS or YYYY-MM-DDTHH:MM:SS[Z]");
+  };
+  if (!text.empty() && (text[0] == '+' || text[0] == '@')) {
+    double seconds = 0.0;
+    try {
+      seconds = parse_number(text.substr(1), what);
+    } catch (const ConfigError&) {
+      throw bad();
+    }
+    const auto offset = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    return (text[0] == '+' ? Clock::now() : Clock::time_point{}) + offset;
+  }
+  std::tm tm{};
+  std::istringstream in(text);
+  in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
+  if (in.fail()) throw bad();
+  std::string rest;
+  in >> rest;
+  if (!rest.empty() && rest != "Z") throw bad();
+  tm.tm_isdst = -1;
+  const std::time_t t = rest == "Z" ? timegm(&tm) : std::mktime(&tm);
+  if (t == static_cast<std::time_t>(-1)) throw bad();
+  return Clock::from_time_t(t);
+}
 
 void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write) {
   const std::string tmp = path + ".tmp-" + std::to_string(::getpid());

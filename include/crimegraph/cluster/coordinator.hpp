@@ -62,6 +62,13 @@ struct SearchSettings {
   /// Set (e.g. by a SIGTERM handler) to stop at once, leaving the files to resume: the finished
   /// trials are flushed, the workers are not waited for (they are being stopped too).
   const std::atomic<bool>* stop_requested = nullptr;
+  /// Set (e.g. by Slurm's warning signal before a time limit) to start no new trial: the
+  /// running ones finish and are recorded, then the search stops, its files left to resume.
+  const std::atomic<bool>* drain_requested = nullptr;
+  /// When the run must have ended (a batch job's time limit): a trial, or the final
+  /// retraining, that the epoch times measured so far say would not finish by then is not
+  /// started, and the search stops as when draining.
+  std::optional<std::chrono::system_clock::time_point> deadline;
 };
 
 struct SearchSummary {
@@ -81,6 +88,7 @@ struct SearchSummary {
     None,
     AfterTrials,  ///< stop_after_trials
     OnRequest,    ///< stop_requested: the workers were not shut down
+    Drained,      ///< drain_requested or the deadline: no trial was left running
   } stop = Stop::None;
   bool stopped() const { return stop != Stop::None; }
 };

@@ -1,5 +1,6 @@
 #pragma once
 // Small text helpers shared by the parsers of config files, job files and CSVs.
+#include <chrono>
 #include <functional>
 #include <iosfwd>
 #include <string>
@@ -28,6 +29,11 @@ std::string read_text_file(const std::string& path, const std::string& what);
 /// Writes a file the safe way: `write` fills "<path>.tmp-<pid>", which is then renamed over
 /// `path`; on any failure the temporary file is removed and IoError names the file.
 void write_file_atomically(const std::string& path, const std::function<void(std::ostream&)>& write);
+
+/// A moment given as "+SECONDS" (from now), "@SECONDS" (since 1970, UTC), "YYYY-MM-DDTHH:MM:SS"
+/// (local time, as squeue prints a job's end) or the same with a trailing Z (UTC); throws
+/// ConfigError "<what>: ..." otherwise.
+std::chrono::system_clock::time_point parse_time_point(const std::string& text, const std::string& what);
 
 /// The current UTC time as ISO 8601, e.g. 2026-11-28T10:29:45Z.
 std::string utc_timestamp();
