@@ -28,7 +28,7 @@ fi
 
 launcher=${CRIMEGRAPH_LAUNCHER:-}
 if [ -z "$launcher" ]; then
-  if srun --mpi=list 2>&1 | grep -qw pmix; then launcher=srun; else launcher=mpirun; fi
+  if srun --mpi=list 2>&1 | grep -w pmix >/dev/null; then launcher=srun; else launcher=mpirun; fi
 fi
 case $launcher in
   srun) launch=(srun --mpi=pmix --kill-on-bad-exit=0) ;;

@@ -296,8 +296,13 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   while (!scheduler.finished()) {
     if (settings.stop_requested && settings.stop_requested->load()) {
       flush_if_due(true);
-      spdlog::warn("stopping on request with {} of {} trials finished; the search resumes from {}",
-                   scheduler.completed(), scheduler.planned(), results.partial_path());
+      std::vector<std::int64_t> unfinished;
+      for (const auto& [worker, spec] : running) unfinished.push_back(spec.id);
+      spdlog::warn("stopping on request with {} of {} trials finished; the search resumes from {}{}",
+                   scheduler.completed(), scheduler.planned(), results.partial_path(),
+                   unfinished.empty() ? std::string()
+                                      : fmt::format(", where the unfinished trials {} run again",
+                                                    fmt::join(unfinished, ", ")));
       summary.stop = SearchSummary::Stop::OnRequest;
       break;
     }

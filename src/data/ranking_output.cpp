@@ -28,23 +28,6 @@ std::vector<std::int32_t> rank_order(const RankedSegments& r) {
   return order;
 }
 
-std::string quoted(const std::string& s) {
-  std::string out = "\"";
-  for (const unsigned char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
-    else if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-    else out += static_cast<char>(c);
-  }
-  return out + "\"";
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 // Projected metres to lon/lat, or null when the graph has no lines or no CRS GDAL knows.
 std::unique_ptr<OGRCoordinateTransformation> to_lonlat(const StreetGraph& graph) {
   if (graph.geometry.empty() || graph.crs.empty()) return nullptr;
@@ -95,7 +78,7 @@ void write_ranking_geojson(const std::string& path, const StreetGraph& graph, co
   const auto transform = to_lonlat(graph);
   write_file_atomically(path, [&](std::ostream& out) {
     out << "{\"type\": \"FeatureCollection\",\n";
-    out << fmt::format(" \"crimegraph\": {{\"day\": {}, \"coverage\": {}, \"forecast\": {}}},\n", quoted(r.day),
+    out << fmt::format(" \"crimegraph\": {{\"day\": {}, \"coverage\": {}, \"forecast\": {}}},\n", json_string(r.day),
                        r.coverage, r.events.empty() ? "true" : "false");
     out << " \"features\": [\n";
     const auto order = rank_order(r);
@@ -104,7 +87,7 @@ void write_ranking_geojson(const std::string& path, const StreetGraph& graph, co
       out << fmt::format("  {{\"type\": \"Feature\", \"geometry\": {}, \"properties\": {{\"segment_id\": {}, \"name\": {}, "
                          "\"lon\": {:.7f}, \"lat\": {:.7f}, \"length_m\": {:.1f}, \"risk\": {:.6g}, \"rank\": {}, "
                          "\"flagged\": {}",
-                         geometry_json(graph, node, transform.get()), graph.source_id[node], quoted(graph.name[node]),
+                         geometry_json(graph, node, transform.get()), graph.source_id[node], json_string(graph.name[node]),
                          graph.lon[node], graph.lat[node], graph.length_m[node], r.risk[node], r.rank[node],
                          r.flagged[node] ? "true" : "false");
       if (!r.events.empty()) out << ", \"events\": " << r.events[node];

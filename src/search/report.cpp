@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/text.hpp"
 
 namespace crimegraph {
 namespace {
@@ -30,23 +31,6 @@ std::string seconds_text(double s) {
   return fmt::format("{:.1f}s", s);
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) out += fmt::format("\\u{:04x}", c);
-        else out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
-
 std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{}", v) : "null"; }
 
 std::string json_attributes(const Attributes& attributes) {
@@ -59,13 +43,6 @@ std::string json_attributes(const Attributes& attributes) {
     else out += std::to_string(a.integer);
   }
   return out + "}";
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
 }
 
 std::string configuration_of(const ResultsReader& r, std::size_t row) {

@@ -83,10 +83,10 @@ EOF
 slurmctld -f "$SLURM_CONF"
 slurmd -f "$SLURM_CONF"
 for _ in $(seq 60); do
-  sinfo -h -o %t 2>/dev/null | grep -qx idle && break
+  [ "$(sinfo -h -o %t 2>/dev/null)" = idle ] && break
   sleep 1
 done
-sinfo -h -o %t | grep -qx idle || { echo "the test node did not come up" >&2; exit 1; }
+[ "$(sinfo -h -o %t)" = idle ] || { echo "the test node did not come up" >&2; exit 1; }
 say "Slurm $(sinfo --version | cut -d' ' -f2) up: node $host, $cpus CPUs; srun MPI plugins: $(srun --mpi=list 2>&1 | tr -s ' \n\t' ' ')"
 
 # Waits for a job to end; prints its final state.
@@ -125,7 +125,8 @@ say "submitted slurm/search.sbatch as job $id"
 state=$(wait_job "$id" 300)
 [ "$state" = COMPLETED ] || { echo "job $id: $state" >&2; exit 1; }
 grep -q "through srun" "$work/tiny.log" || { echo "job $id did not launch through srun" >&2; exit 1; }
-"$report" "$work/tiny.h5" --json - | grep -q '"complete": true' || { echo "tiny.h5 is not complete" >&2; exit 1; }
+"$report" "$work/tiny.h5" --json "$work/tiny.json"
+grep -q '"complete": true' "$work/tiny.json" || { echo "tiny.h5 is not complete" >&2; exit 1; }
 say "job $id: COMPLETED, results complete ($(grep -c '\[rank ' "$work/tiny.log") log lines from the ranks)"
 
 # --- 2. the time limit: requeued until the search completes ---------------------------------
@@ -151,7 +152,7 @@ state=$(wait_job "$id" 900)
 restarts=$(scontrol show job "$id" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
 [ "$state" = COMPLETED ] || { echo "job $id: $state after $restarts restarts" >&2; exit 1; }
 [ "${restarts:-0}" -ge 2 ] || { echo "job $id requeued $restarts times, expected at least 2" >&2; exit 1; }
-"$report" "$work/long.h5" --json - >"$work/long.json"
+"$report" "$work/long.h5" --json "$work/long.json"
 grep -q '"complete": true' "$work/long.json" || { echo "long.h5 is not complete" >&2; exit 1; }
 "$report" "$work/long.h5" --csv - --columns "$columns" | tail -n +2 | sort -n >"$work/long.csv"
 "$report" "$work/long.h5" --csv - --columns trial_id,run | tail -n +2 >"$work/runs.csv"

@@ -35,6 +35,11 @@ void write_file_atomically(const std::string& path, const std::function<void(std
 /// ConfigError "<what>: ..." otherwise.
 std::chrono::system_clock::time_point parse_time_point(const std::string& text, const std::string& what);
 
+/// A CSV field: as it is, or quoted ("...", quotes doubled) when it holds a comma, quote or newline.
+std::string csv_field(const std::string& text);
+/// A JSON string literal, with quotes, backslashes and control characters escaped.
+std::string json_string(const std::string& text);
+
 /// The current UTC time as ISO 8601, e.g. 2026-11-28T10:29:45Z.
 std::string utc_timestamp();
 
