@@ -237,27 +237,32 @@ TEST_F(MpiSearch, BadInputStopsBeforeTheSearch) {
   EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.h5")));
 }
 
-TEST_F(MpiSearch, ResultsLoadWithTheReadmePandasSnippet) {
+TEST_F(MpiSearch, ResultsLoadWithTheReadmePythonSnippet) {
   auto r = search(2, "pandas.h5", "--final-epochs 0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  // The snippet as the README shows it, with the file name substituted.
+  // The snippet as the README shows it, with the file and folder names substituted, run from
+  // the repository (it imports python/crimegraph_results.py).
   std::ifstream readme(kSourceDir + "/README.md");
   std::stringstream text;
   text << readme.rdbuf();
   const auto s = text.str();
-  const auto begin = s.find("```python\nimport h5py");
-  ASSERT_NE(begin, std::string::npos) << "README has no pandas snippet";
+  const auto begin = s.find("```python\nimport sys");
+  ASSERT_NE(begin, std::string::npos) << "README has no Python snippet";
   auto snippet = s.substr(begin + 10, s.find("```", begin + 10) - begin - 10);
-  const auto name = snippet.find("results/demo.h5");
-  ASSERT_NE(name, std::string::npos);
-  snippet.replace(name, std::string("results/demo.h5").size(), dir_->file("pandas.h5"));
-  std::ofstream(dir_->file("snippet.py")) << snippet << "\nassert len(trials) == 6, len(trials)\n"
-                                          << "assert set(trials.status) == {'ok'}\n"
-                                          << "assert 'num_ldn_layers' in trials.columns\nprint('rows', len(trials))\n";
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"results/demo.h5", dir_->file("pandas.h5")},
+                                 {"results/demo-plots", dir_->file("snippet-plots")}}) {
+    const auto at = snippet.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    snippet.replace(at, from.size(), to);
+  }
+  std::ofstream(dir_->file("snippet.py")) << snippet << "\nassert len(r.trials) == 6, len(r.trials)\n"
+                                          << "assert set(r.trials.status) == {'ok'}\n"
+                                          << "assert 'num_ldn_layers' in r.trials.columns\nprint('rows', len(r.trials))\n";
   const std::string python = std::filesystem::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
-  r = run_command(python + " " + dir_->file("snippet.py"));
+  r = run_command("cd " + kSourceDir + " && " + python + " " + dir_->file("snippet.py"));
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("rows 6"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir_->file("snippet-plots/curves.png")));
 }
 
 std::uint64_t rows_in(const std::string& path) { return h5::File::open_read(path).shape("trials/trial_id")[0]; }
