@@ -73,11 +73,13 @@ int synth(int argc, const char* const* argv) {
   if (vm.count("graph")) dataset.provenance["graph_source"] = vm["graph"].as<std::string>();
   const auto t1 = std::chrono::steady_clock::now();
   const auto out = vm["out"].as<std::string>();
+  // The summary first: a dataset too short for its windows is refused before anything is written.
+  const auto summary = inspect_report(dataset, vm["lookback"].as<std::int32_t>());
   write_dataset(dataset, out);
   const auto t2 = std::chrono::steady_clock::now();
   spdlog::info("simulated {} days in {:.2f} s, wrote {} in {:.2f} s", events.days,
                std::chrono::duration<double>(t1 - t0).count(), out, std::chrono::duration<double>(t2 - t1).count());
-  std::cout << inspect_report(dataset, vm["lookback"].as<std::int32_t>());
+  std::cout << summary;
   return 0;
 }
 
@@ -205,12 +207,13 @@ int events(int argc, const char* const* argv) {
   auto ds = import_events(graph_file.graph, std::move(categories), o, report);
   ds.provenance["graph_source"] = graph_path;
   const auto out = vm["out"].as<std::string>();
+  const auto summary = inspect_report(ds, vm["lookback"].as<std::int32_t>());  // refused before writing
   write_dataset(ds, out);
   std::cout << fmt::format("{} rows read, {} events kept in {:.2f} s ({:.2f} million rows/s parsing)\n", report.rows,
                            report.kept, report.total_seconds, report.rows / std::max(report.parse_seconds, 1e-9) / 1e6);
   for (const auto& [reason, count] : report.dropped) std::cout << fmt::format("  dropped {:>9}  {}\n", count, reason);
   for (const auto& e : report.examples) std::cout << "  e.g. " << e << "\n";
-  std::cout << inspect_report(ds, vm["lookback"].as<std::int32_t>());
+  std::cout << summary;
   return 0;
 }
 

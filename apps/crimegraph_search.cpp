@@ -201,6 +201,7 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.base = hyperparameters_from(vm);
     job.out = vm.count("out") ? vm["out"].as<std::string>() : "results/" + job.name + ".h5";
     job.dry_run = vm.count("dry-run") > 0;
+    if (!job.dry_run) check_output_path(job.out, "--out", true);  // the results folder is made if missing
     job.resume = vm.count("resume") > 0;
     job.stop_after_trials = vm["stop-after-trials"].as<std::int64_t>();
     if (job.stop_after_trials < 0) throw ConfigError("--stop-after-trials must not be negative");

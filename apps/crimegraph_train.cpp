@@ -10,6 +10,7 @@
 
 #include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/text.hpp"
 #include "crimegraph/logging.hpp"
 #include "crimegraph/model/baselines.hpp"
 #include "crimegraph/model/gldnet_kernel.hpp"
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
     const auto kernel = describe_simd_target("");  // a CRIMEGRAPH_SIMD this CPU cannot run fails before the dataset is read
     const auto epochs = vm["epochs"].defaulted() && source.epochs > 0 ? source.epochs : vm["epochs"].as<std::int32_t>();
     if (epochs < 1) throw ConfigError("--epochs must be at least 1");
+    if (vm.count("save")) check_output_path(vm["save"].as<std::string>(), "--save");
     TrainerOptions options;
     options.seed = vm["seed"].as<std::uint64_t>();
     options.threads = vm["threads"].as<std::int32_t>();

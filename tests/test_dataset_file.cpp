@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/error.hpp"
 #include "crimegraph/io/hdf5.hpp"
@@ -99,4 +102,70 @@ TEST(DatasetFile, WriteValidatesFirst) {
   ds.label.pop_back();
   EXPECT_THROW(write_dataset(ds, dir.file("bad.h5")), DataError);
   EXPECT_FALSE(std::filesystem::exists(dir.file("bad.h5")));
+}
+
+namespace {
+// Replaces one array of a written dataset file, as a damaged or hand-edited file would have it.
+template <class T>
+void rewrite(const std::string& path, const std::string& object, std::vector<T> values, const h5::Dims& dims) {
+  auto f = h5::File::open_read_write(path);
+  f.remove(object);
+  f.write(object, values.data(), dims);
+}
+
+std::string refusal(const std::string& path) {
+  try {
+    read_dataset(path);
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "accepted";
+}
+}  // namespace
+
+TEST(DatasetFile, BadValuesAreRefusedWithTheObjectAndTheFirstBadIndex) {
+  fixture::TempDir dir;
+  const auto city = fixture::small_city(20, 40, 3);
+  const auto path = dir.file("city.h5");
+  const std::uint64_t d = city.days(), n = city.nodes(), c = city.channel_count(), k = city.category_count();
+
+  write_dataset(city, path);
+  auto features = city.features;
+  features[(3 * n + 5) * c + 1] = std::nanf("");
+  rewrite(path, "tensor/features", features, {d, n, c});
+  EXPECT_NE(refusal(path).find("tensor/features[3][5][1] is nan"), std::string::npos) << refusal(path);
+
+  write_dataset(city, path);
+  features = city.features;
+  features[7] = std::numeric_limits<float>::infinity();
+  rewrite(path, "tensor/features", features, {d, n, c});
+  EXPECT_NE(refusal(path).find("tensor/features[0][2][1] is inf"), std::string::npos) << refusal(path);
+
+  write_dataset(city, path);
+  auto counts = city.counts;
+  counts[(2 * n + 4) * k] = -3;
+  rewrite(path, "tensor/counts", counts, {d, n, k});
+  EXPECT_NE(refusal(path).find("tensor/counts[2][4][0] is -3"), std::string::npos) << refusal(path);
+
+  write_dataset(city, path);
+  auto label = city.label;
+  label[n + 1] = -1;
+  rewrite(path, "tensor/label", label, {d, n});
+  EXPECT_NE(refusal(path).find("tensor/label[1][1] is -1"), std::string::npos) << refusal(path);
+
+  write_dataset(city, path);
+  std::vector<double> weights;
+  for (const auto& e : city.graph.edges) weights.push_back(e.weight);
+  weights[2] = 1e6;
+  rewrite(path, "graph/edge_weight", weights, {weights.size()});
+  EXPECT_NE(refusal(path).find("weight 1000000"), std::string::npos) << refusal(path);
+
+  write_dataset(city, path);
+  auto lat = city.graph.lat;
+  lat[4] = std::nan("");
+  rewrite(path, "graph/lat", lat, {lat.size()});
+  EXPECT_NE(refusal(path).find("node 4"), std::string::npos) << refusal(path);
+
+  write_dataset(city, path);
+  EXPECT_EQ(refusal(path), "accepted");
 }

@@ -76,3 +76,13 @@ TEST(PrepareCli, HelpAndVersion) {
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("0.1.0"), std::string::npos) << r.output;
 }
+
+// A dataset too short for its windows is refused before anything is written.
+TEST(PrepareCli, TooShortADatasetWritesNothing) {
+  fixture::TempDir dir;
+  const auto out = dir.file("short.h5");
+  const auto r = run_command(kExe + " synth --out " + out + " --nodes 30 --days 10 --log-level warn");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(out)) << "a complete-looking file was left behind";
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.path()), std::filesystem::directory_iterator()), 0);
+}

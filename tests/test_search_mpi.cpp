@@ -379,3 +379,13 @@ TEST_F(MpiSearch, WorkersBeyondTheCoresWait) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("--workers-per-node must be auto, all or a positive number"), std::string::npos) << r.output;
 }
+
+// Outputs are checked before the work: --out naming a folder, or under a folder that cannot be made.
+TEST_F(MpiSearch, AnOutputThatCannotBeWrittenIsRefusedFirst) {
+  for (const auto& out : {dir_->path().string(), dir_->file("job.ini") + "/results/x.h5"}) {
+    const auto r = run_command(mpirun(2) + kSearch + " --job " + dir_->file("job.ini") + " --out " + out);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("--out"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("trials planned"), std::string::npos) << "the search ran:\n" << r.output;
+  }
+}

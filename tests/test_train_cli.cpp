@@ -53,3 +53,15 @@ TEST(TrainCli, BadConfigFailsBeforeTraining) {
     EXPECT_EQ(r.output.find("/nonexistent/data.h5"), std::string::npos) << c.args << "\n" << r.output;
   }
 }
+
+// Where the model is to be saved is checked before any training.
+TEST(TrainCli, SaveIntoAMissingFolderFailsBeforeTraining) {
+  fixture::TempDir dir;
+  write_dataset(fixture::small_city(40, 200, 5), dir.file("city.h5"));
+  for (const auto& target : {dir.file("no/such/folder/model.ckpt"), dir.path().string()}) {
+    const auto r = run_command(kExe + " --dataset " + dir.file("city.h5") + " --epochs 2 --save " + target);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find("--save"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("epoch "), std::string::npos) << "trained before failing:\n" << r.output;
+  }
+}

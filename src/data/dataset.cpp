@@ -1,5 +1,8 @@
 #include "crimegraph/data/dataset.hpp"
 
+#include <cmath>
+#include <type_traits>
+
 #include <algorithm>
 
 #include "crimegraph/error.hpp"
@@ -11,6 +14,34 @@ std::int32_t CrimeDataset::channel_index(const std::string& channel) const {
   if (it == channels.end()) throw DataError("dataset has no channel '" + channel + "'");
   return static_cast<std::int32_t>(it - channels.begin());
 }
+
+namespace {
+
+// "[3][17][2]" for flat index i of an array of the given shape.
+std::string index_text(std::size_t i, const std::vector<std::size_t>& shape) {
+  std::vector<std::size_t> at(shape.size());
+  for (std::size_t k = shape.size(); k-- > 0;) {
+    at[k] = shape[k] ? i % shape[k] : 0;
+    i = shape[k] ? i / shape[k] : 0;
+  }
+  std::string out;
+  for (auto a : at) out += "[" + std::to_string(a) + "]";
+  return out;
+}
+
+template <class T>
+void check_values(const char* object, const std::vector<T>& values, const std::vector<std::size_t>& shape,
+                  const char* expected) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const auto v = values[i];
+    if (!(v >= 0) || (std::is_floating_point_v<T> && !std::isfinite(static_cast<double>(v)))) {
+      throw DataError(std::string("dataset: ") + object + index_text(i, shape) + " is " + std::to_string(v) +
+                      ", not " + expected);
+    }
+  }
+}
+
+}  // namespace
 
 void CrimeDataset::validate() const {
   graph.validate();
@@ -32,6 +63,11 @@ void CrimeDataset::validate() const {
       throw DataError("dataset: the calendar is not a run of consecutive days at position " + std::to_string(i));
     }
   }
+  // One pass over the values: a NaN or negative count would train a model that scores nothing.
+  check_values("tensor/features", features, {d, n, channels.size()}, "a finite non-negative number");
+  check_values("tensor/label", label, {d, n}, "a non-negative count");
+  check_values("tensor/counts", counts, {d, n, categories.size()}, "a non-negative count");
+  check_values("truth/intensity", intensity, {d, n}, "a finite non-negative number");
 }
 
 std::vector<float> smooth_counts(const std::vector<std::int32_t>& counts, std::int32_t days, std::int32_t nodes,

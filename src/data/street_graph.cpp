@@ -82,6 +82,13 @@ void StreetGraph::validate() const {
     throw DataError("street graph: per-node arrays have different lengths");
   }
   if (!(alpha_m > 0.0)) throw DataError("street graph: kernel alpha must be positive");
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i]) || !std::isfinite(y[i]) || !(lon[i] >= -180.0 && lon[i] <= 180.0) ||
+        !(lat[i] >= -90.0 && lat[i] <= 90.0) || !(length_m[i] >= 0.0 && std::isfinite(length_m[i]))) {
+      throw DataError("street graph: node " + std::to_string(i) + " (id " + std::to_string(source_id[i]) +
+                      ") has a position or length that is not a finite number in range");
+    }
+  }
   if (!geometry.empty() && geometry.size() != n) throw DataError("street graph: geometry count differs from node count");
   std::set<std::pair<std::int32_t, std::int32_t>> seen;
   for (const auto& e : edges) {
@@ -96,9 +103,11 @@ void StreetGraph::validate() const {
     if (!seen.emplace(e.u, e.v).second) {
       throw DataError("street graph: duplicate edge (" + std::to_string(e.u) + ", " + std::to_string(e.v) + ")");
     }
-    if (!(e.distance_m >= 0.0) || !std::isfinite(e.weight)) {
-      throw DataError("street graph: edge (" + std::to_string(e.u) + ", " + std::to_string(e.v) +
-                      ") has an invalid distance or weight");
+    // Weights are kernel values of a distance: in [0, 1].
+    if (!(e.distance_m >= 0.0) || !std::isfinite(e.distance_m) || !(e.weight >= 0.0 && e.weight <= 1.0)) {
+      throw DataError("street graph: edge (" + std::to_string(e.u) + ", " + std::to_string(e.v) + ") has distance " +
+                      std::to_string(e.distance_m) + " m and weight " + std::to_string(e.weight) +
+                      " (a finite distance and a weight in [0, 1] expected)");
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <regex>
 #include <sstream>
 
 #include <unistd.h>
@@ -94,17 +95,35 @@ std::chrono::system_clock::time_point parse_time_point(const std::string& text, 
     const auto offset = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     return (text[0] == '+' ? Clock::now() : Clock::time_point{}) + offset;
   }
+  static const std::regex calendar(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z?)");
+  if (!std::regex_match(text, calendar)) throw bad();
   std::tm tm{};
   std::istringstream in(text);
   in >> std::get_time(&tm, "%Y-%m-%dT%H:%M:%S");
   if (in.fail()) throw bad();
-  std::string rest;
-  in >> rest;
-  if (!rest.empty() && rest != "Z") throw bad();
   tm.tm_isdst = -1;
-  const std::time_t t = rest == "Z" ? timegm(&tm) : std::mktime(&tm);
+  const std::time_t t = text.back() == 'Z' ? timegm(&tm) : std::mktime(&tm);
   if (t == static_cast<std::time_t>(-1)) throw bad();
   return Clock::from_time_t(t);
+}
+
+void check_output_path(const std::string& path, const std::string& what, bool folders_made) {
+  namespace fs = std::filesystem;
+  if (path.empty()) throw ConfigError(what + ": no file name given");
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) throw ConfigError(what + " '" + path + "' is a folder; give a file name");
+  fs::path folder = fs::path(path).parent_path();
+  if (folder.empty()) folder = ".";
+  if (folders_made) {
+    while (!fs::exists(folder, ec) && folder.has_parent_path() && folder != folder.parent_path()) folder = folder.parent_path();
+  }
+  if (!fs::is_directory(folder, ec)) {
+    throw ConfigError(what + " '" + path + "': '" + folder.string() + "' " +
+                      (fs::exists(folder, ec) ? "is not a folder" : "does not exist"));
+  }
+  if (::access(folder.c_str(), W_OK) != 0) {
+    throw ConfigError(what + " '" + path + "': the folder '" + folder.string() + "' is not writable");
+  }
 }
 
 std::string csv_field(const std::string& text) {

@@ -35,6 +35,11 @@ void write_file_atomically(const std::string& path, const std::function<void(std
 /// ConfigError "<what>: ..." otherwise.
 std::chrono::system_clock::time_point parse_time_point(const std::string& text, const std::string& what);
 
+/// Refuses, before any work, an output file that cannot be written: a path that is a folder,
+/// or whose folder is missing (unless `folders_made`: then its nearest existing folder) or not
+/// writable. ConfigError names `what` (e.g. "--save").
+void check_output_path(const std::string& path, const std::string& what, bool folders_made = false);
+
 /// A CSV field: as it is, or quoted ("...", quotes doubled) when it holds a comma, quote or newline.
 std::string csv_field(const std::string& text);
 /// A JSON string literal, with quotes, backslashes and control characters escaped.
