@@ -18,6 +18,7 @@
 #include "crimegraph/cluster/node_data.hpp"
 #include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/data/synthetic_city.hpp"
+#include "crimegraph/data/windows.hpp"
 #include "crimegraph/error.hpp"
 #include "crimegraph/io/text.hpp"
 #include "crimegraph/model/gldnet_kernel.hpp"
@@ -386,7 +387,22 @@ int run(int argc, char** argv) {
       return 0;
     }
 
-    if (job.objective == "gldnet") read_street_graph(dataset);  // a clear error now, not one per worker
+    if (job.objective == "gldnet") {
+      // Clear errors now, not one per trial: the graph reads, and the data is long enough for the
+      // lookback (the smallest in the space, or the fixed one) to give every split its windows.
+      read_street_graph(dataset);
+      const auto days = read_day_count(dataset);
+      double lookback = job.base.lookback;
+      for (const auto& p : space.parameters())
+        if (p.name == "lookback") lookback = p.min;
+      WindowIndex windows(days, static_cast<std::int32_t>(lookback));
+      for (auto split : {Split::Train, Split::Validation, Split::Test}) {
+        if (windows.count(split) == 0) {
+          throw ConfigError("the dataset '" + dataset + "' has " + std::to_string(days) + " days: too few for a lookback of " +
+                            std::to_string(static_cast<int>(lookback)) + " days in its " + split_name(split) + " split");
+        }
+      }
+    }
     SearchSettings settings;
     settings.hyperband = job.hyperband;
     settings.space = space;
@@ -456,7 +472,10 @@ int run(int argc, char** argv) {
                                summary.completed - summary.resumed);
     }
     print_summary(summary, job);
-    return 0;
+    std::string why;
+    const int status = search_exit_status(summary, why);
+    if (status != 0) std::cerr << "crimegraph-search: " << why << "\n";
+    return status;
   } catch (const Error& e) {
     // An error on one rank would leave the others waiting: report it and end the whole job.
     std::cerr << "crimegraph-search: error (rank " << mpi.rank() << "): " << e.what() << "\n" << std::flush;

@@ -373,3 +373,43 @@ TEST(TrainingWorkers, OnePerThreadsOfTheNodesCoresUnlessAskedOtherwise) {
   EXPECT_EQ(training_workers("5", 2, 2, 1), 2);
   for (const char* bad : {"0", "-1", "x", "2x", ""}) EXPECT_THROW(training_workers(bad, 4, 4, 1), ConfigError) << bad;
 }
+
+// A search with no result to give ends with status 3 and the cause.
+TEST(Coordinator, ASearchWhoseEveryTrialFailedHasNoResult) {
+  class Failing : public Objective {
+   public:
+    TrialOutcome run(const TrialSpec& spec) override {
+      TrialOutcome o;
+      o.id = spec.id;
+      o.status = TrialStatus::Failed;
+      o.message = "out of memory in epoch 1";
+      return o;
+    }
+    FinalOutcome run_final(const TrialSpec&) override { return {}; }
+  } failing;
+  fixture::TempDir dir;
+  SearchSettings settings;
+  settings.hyperband.max_epochs = 9;
+  settings.hyperband.factor = 3;
+  settings.space = SearchSpace::original_study();
+  settings.progress_seconds = 1000;
+  settings.metadata = metadata();
+  settings.results_path = dir.file("failed.h5");
+  auto pool = make_in_process_pool(failing);
+  const auto summary = run_search(settings, *pool);
+  std::string why;
+  EXPECT_EQ(search_exit_status(summary, why), kExitNoResult);
+  EXPECT_NE(why.find("every trial failed"), std::string::npos) << why;
+  EXPECT_NE(why.find("out of memory in epoch 1"), std::string::npos) << why;
+
+  SearchSummary diverged;
+  diverged.completed = 5;
+  diverged.best_trial = 2;
+  diverged.final = FinalOutcome{};
+  diverged.final->status = TrialStatus::Diverged;
+  diverged.final->message = "loss is NaN";
+  EXPECT_EQ(search_exit_status(diverged, why), kExitNoResult);
+  EXPECT_NE(why.find("final retraining diverged: loss is NaN"), std::string::npos) << why;
+  diverged.final->status = TrialStatus::Ok;
+  EXPECT_EQ(search_exit_status(diverged, why), 0);
+}

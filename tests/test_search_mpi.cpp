@@ -207,21 +207,36 @@ TEST_F(MpiSearch, SingleRankTrainsInProcess) {
 }
 
 TEST_F(MpiSearch, FailingTrialsAreRecordedAndTheSearchGoesOn) {
-  // Validation has 30 days: a 40-day lookback fails every trial.
-  const auto r = search(3, "failing.h5", "--set lookback=40");
+  // Validation has 30 days: trials given a 40-day lookback fail, those with 10 days train.
+  std::ofstream(dir_->file("lookback-space.ini")) << "[space]\nlookback = int 10 40 step=30 default=10\n"
+                                                     "loss_rho = float 0.01 0.03 step=0.01 default=0.02\n";
+  const auto r = search(3, "failing.h5", "--space " + dir_->file("lookback-space.ini"));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto f = h5::File::open_read(dir_->file("failing.h5"));
   const auto status = f.read_strings("trials/status");
+  const auto messages = f.read_strings("trials/message");
+  const auto ids = f.read<std::int64_t>("trials/trial_id");
+  const auto lookback = f.read<double>("trials/lookback");
   ASSERT_EQ(status.size(), 6u);
-  for (const auto& s : status) EXPECT_EQ(s, "failed");
-  EXPECT_NE(f.read_strings("trials/message")[0].find("lookback 40"), std::string::npos);
-  EXPECT_FALSE(f.exists("best"));
-  EXPECT_FALSE(f.exists("final"));
-  EXPECT_NE(r.output.find("6 trials (6 failed)"), std::string::npos) << r.output;
-  // Each failure is logged once.
-  std::size_t logged = 0;
-  for (auto at = r.output.find("trial 0 failed"); at != std::string::npos; at = r.output.find("trial 0 failed", at + 1)) ++logged;
-  EXPECT_EQ(logged, 1u) << r.output;
+  std::size_t failed = 0;
+  for (std::size_t i = 0; i < status.size(); ++i) {
+    if (lookback[i] == 40) {
+      ++failed;
+      EXPECT_EQ(status[i], "failed") << ids[i];
+      EXPECT_NE(messages[i].find("lookback 40"), std::string::npos) << messages[i];
+      // Each failure is logged once.
+      const auto line = "trial " + std::to_string(ids[i]) + " failed";
+      const auto first = r.output.find(line);
+      EXPECT_NE(first, std::string::npos) << r.output;
+      EXPECT_EQ(r.output.find(line, first + 1), std::string::npos) << r.output;
+    } else {
+      EXPECT_EQ(status[i], "ok") << ids[i];
+    }
+  }
+  ASSERT_GT(failed, 0u) << "no trial drew the 40-day lookback";
+  ASSERT_LT(failed, 6u) << "every trial drew the 40-day lookback";
+  EXPECT_NE(r.output.find("6 trials (" + std::to_string(failed) + " failed)"), std::string::npos) << r.output;
+  EXPECT_TRUE(f.exists("final"));
 }
 
 TEST_F(MpiSearch, BadInputStopsBeforeTheSearch) {
@@ -388,4 +403,12 @@ TEST_F(MpiSearch, AnOutputThatCannotBeWrittenIsRefusedFirst) {
     EXPECT_NE(r.output.find("--out"), std::string::npos) << r.output;
     EXPECT_EQ(r.output.find("trials planned"), std::string::npos) << "the search ran:\n" << r.output;
   }
+}
+
+// A lookback the dataset is too short for is refused before any trial (200 days: 30 validation days).
+TEST_F(MpiSearch, ALookbackLongerThanASplitIsRefusedFirst) {
+  const auto r = search(2, "long-lookback.h5", "--set lookback=40");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("too few for a lookback of 40 days"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("trials planned"), std::string::npos) << r.output;
 }

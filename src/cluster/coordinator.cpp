@@ -117,6 +117,19 @@ std::unique_ptr<WorkerPool> make_in_process_pool(Objective& objective) {
   return std::make_unique<InProcessPool>(objective);
 }
 
+int search_exit_status(const SearchSummary& summary, std::string& why) {
+  if (summary.completed > 0 && summary.best_trial < 0) {
+    why = "every trial failed or diverged (the first: " + summary.first_failure +
+          "); the results file records each one's reason";
+    return kExitNoResult;
+  }
+  if (summary.final && summary.final->status != TrialStatus::Ok) {
+    why = std::string("the final retraining ") + trial_status_name(summary.final->status) + ": " + summary.final->message;
+    return kExitNoResult;
+  }
+  return 0;
+}
+
 int training_workers(const std::string& setting, int node_workers, int node_cores, int threads) {
   if (setting == "all") return node_workers;
   if (setting == "auto") return std::clamp(node_cores / std::max(1, threads), 1, std::max(1, node_workers));
@@ -160,6 +173,10 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
       // never is), and the best trial's, which a resumed search writes to /best again.
       if (ok && (spec.end_epoch < settings.hyperband.max_epochs || best)) {
         results.add_checkpoint(spec.id, outcome.checkpoint);
+      }
+      if (!ok && summary.first_failure.empty()) {
+        summary.first_failure = fmt::format("trial {} {}: {}", spec.id, trial_status_name(outcome.status),
+                                            outcome.message.empty() ? "no epoch finished" : outcome.message);
       }
       if (!ok) {
         spdlog::warn("trial {} {} on worker {}: {}", spec.id, trial_status_name(outcome.status), outcome.worker,

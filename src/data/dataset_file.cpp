@@ -1,5 +1,7 @@
 #include "crimegraph/data/dataset_file.hpp"
 
+#include <limits>
+
 #include "crimegraph/data/calendar.hpp"
 #include "crimegraph/error.hpp"
 #include "crimegraph/io/hdf5.hpp"
@@ -197,6 +199,15 @@ StreetGraph read_street_graph(const DatasetSource& source) {
 }
 
 StreetGraph read_street_graph(const std::string& path) { return read_street_graph(DatasetSource{path}); }
+
+std::int32_t read_day_count(const std::string& path) {
+  const auto f = h5::File::open_read(path);
+  check_format(f);
+  if (!f.exists("tensor")) bad_file(path, "missing group 'tensor'");
+  const auto days = f.int_attribute("tensor", "days");
+  if (days < 0 || days > std::numeric_limits<std::int32_t>::max()) bad_file(path, "day count out of range");
+  return static_cast<std::int32_t>(days);
+}
 
 CrimeDataset read_dataset(const std::string& path, DatasetParts parts) {
   return read_dataset(DatasetSource{path}, parts);

@@ -83,6 +83,7 @@ struct SearchSummary {
   std::vector<WorkerStats> workers;
   std::string results_path;
   std::int64_t resumed = 0;  ///< trials a resumed search found finished
+  std::string first_failure;  ///< why the first failed or diverged trial of this run did
   /// Why a search ended before its end, leaving its files to resume.
   enum class Stop {
     None,
@@ -92,6 +93,11 @@ struct SearchSummary {
   } stop = Stop::None;
   bool stopped() const { return stop != Stop::None; }
 };
+
+/// Exit status of a search that ran to its end: 0, or 3 (with `why`) when it has no result to
+/// give: every trial failed or diverged, or the final retraining did.
+inline constexpr int kExitNoResult = 3;
+int search_exit_status(const SearchSummary& summary, std::string& why);
 
 /// How many of a node's workers are given trials: `setting` is "auto" (one per `threads` of
 /// the node's cores, at least one: more would only share the cores and slow every trial),

@@ -34,6 +34,8 @@ struct DatasetSource {
 /// Reads and validates a dataset file; errors name the file and the problem.
 CrimeDataset read_dataset(const DatasetSource& source, DatasetParts parts = DatasetParts::All);
 CrimeDataset read_dataset(const std::string& path, DatasetParts parts = DatasetParts::All);
+/// The number of days of a dataset file, without reading its arrays.
+std::int32_t read_day_count(const std::string& path);
 /// Reads only the street graph of a dataset file.
 StreetGraph read_street_graph(const DatasetSource& source);
 StreetGraph read_street_graph(const std::string& path);
