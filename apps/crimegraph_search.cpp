@@ -160,6 +160,12 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     }
     po::notify(vm);
     job.name = vm["name"].as<std::string>();
+    // The name becomes results/NAME.h5: a plain file name, not a path out of results/.
+    if (job.name.empty() || job.name[0] == '.' ||
+        job.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos) {
+      throw ConfigError("--name '" + job.name + "' must be letters, digits, '.', '_' or '-' (not starting with '.'); "
+                        "--out chooses another place for the results");
+    }
     job.dataset = vm["dataset"].as<std::string>();
     if (job.dataset != "synthetic") job.dataset = locate(job.dataset, job.job_path);
     job.synthetic_nodes = vm["synthetic-nodes"].as<std::int32_t>();

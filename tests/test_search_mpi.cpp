@@ -412,3 +412,16 @@ TEST_F(MpiSearch, ALookbackLongerThanASplitIsRefusedFirst) {
   EXPECT_NE(r.output.find("too few for a lookback of 40 days"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("trials planned"), std::string::npos) << r.output;
 }
+
+// The search's name becomes results/NAME.h5: a path out of results/ is refused.
+TEST(SearchCli, ANameThatIsAPathIsRefused) {
+  for (const char* name : {"../../x", "a/b", ".hidden", ""}) {
+    const auto r = run_command(kSearch + " --dry-run --name '" + name + "' --space " + kSourceDir +
+                               "/configs/space-default.ini");
+    EXPECT_EQ(r.exit_code, 1) << name << "\n" << r.output;
+    EXPECT_NE(r.output.find("--name"), std::string::npos) << name << "\n" << r.output;
+  }
+  const auto ok = run_command(kSearch + " --dry-run --name seed-replication_2.b --space " + kSourceDir +
+                              "/configs/space-default.ini");
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+}

@@ -137,5 +137,9 @@ TEST(SearchSpace, InvalidSpacesAreClearErrors) {
   EXPECT_NE(message("num_ldn_layers = range 1 3").find("unknown parameter kind"), std::string::npos);
   EXPECT_NE(message("").find("no parameters"), std::string::npos);
   EXPECT_NE(message("num_ldn_layers = int 1 x").find("space.ini:2"), std::string::npos);
+  // A step of zero was taken as "no step" (int: 1) without a word.
+  EXPECT_NE(message("num_ldn_layers = int 1 7 step=0").find("step must be positive"), std::string::npos);
+  EXPECT_NE(message("loss_rho = float 0.01 0.03 step=0").find("step must be positive"), std::string::npos);
+  EXPECT_NE(message("loss_rho = float 0.01 0.03 step=-0.01").find("step must be positive"), std::string::npos);
   EXPECT_THROW(SearchSpace::from_file("/nonexistent/space.ini"), ConfigError);
 }

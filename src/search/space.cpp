@@ -157,7 +157,7 @@ SearchSpace SearchSpace::parse(const std::string& text, const std::string& origi
     words >> kind;
     std::vector<std::string> rest;
     for (std::string w; words >> w;) rest.push_back(w);
-    bool has_default = false;
+    bool has_default = false, has_step = false;
     std::vector<std::string> pos;
     for (const auto& w : rest) {
       if (w.rfind("default=", 0) == 0) {
@@ -165,6 +165,7 @@ SearchSpace SearchSpace::parse(const std::string& text, const std::string& origi
         has_default = true;
       } else if (w.rfind("step=", 0) == 0) {
         p.step = parse_number(w.substr(5), where);
+        has_step = true;
       } else if (w == "log") {
         p.log = true;
       } else if (w == "ordered") {
@@ -178,7 +179,8 @@ SearchSpace SearchSpace::parse(const std::string& text, const std::string& origi
       if (pos.size() != 2) throw ConfigError(where + ": " + kind + " '" + p.name + "' needs MIN and MAX");
       p.min = parse_number(pos[0], where);
       p.max = parse_number(pos[1], where);
-      if (p.kind == Parameter::Kind::Int && p.step == 0) p.step = 1;
+      if (has_step && !(p.step > 0)) throw ConfigError(where + ": step must be positive (leave it out for none)");
+      if (p.kind == Parameter::Kind::Int && !has_step) p.step = 1;
     } else if (kind == "choice") {
       p.kind = Parameter::Kind::Choice;
       if (pos.size() != 1) throw ConfigError(where + ": choice '" + p.name + "' needs comma-separated values");
