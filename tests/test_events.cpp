@@ -131,6 +131,29 @@ TEST(Events, ChicagoAndBaltimorePresetsAndGzip) {
   EXPECT_EQ(count(balt, "2021-07-05", 0, "Property"), 1);
 }
 
+// A compressed input cut short (a partial download) is an error naming the file, not half the rows.
+TEST(Events, ATruncatedGzipIsAnError) {
+  fixture::TempDir dir;
+  const auto graph = three_streets(dir);
+  std::string text = "CrimeDateTime,CrimeCode,Description,Latitude,Longitude\n";
+  for (int i = 0; i < 20000; ++i) text += "2021/07/04 05:00:00+00,4E,COMMON ASSAULT,39.3201,-76.611\n";
+  const auto path = dir.file("cut.csv.gz");
+  {
+    gzFile gz = gzopen(path.c_str(), "wb");
+    gzwrite(gz, text.data(), static_cast<unsigned>(text.size()));
+    gzclose(gz);
+  }
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+  ImportReport report;
+  try {
+    import_events(graph, CategoryMap::original_study(), options_for(path, "baltimore"), report);
+    FAIL() << "a truncated gzip was imported (" << report.kept << " events)";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Events, SnapToNearestCentroidOrLine) {
   fixture::TempDir dir;
   // A long street (centroid 860 m from the event, line 110 m) and a short one (centroid 445 m).

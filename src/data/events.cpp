@@ -427,7 +427,15 @@ CrimeDataset import_events(const StreetGraph& graph, CategoryMap categories, con
           const int got = gzread(in.get(), chunk.data() + at, 1 << 20);
           if (got < 0) throw IoError("error reading '" + path + "' (damaged gzip?)");
           chunk.resize(at + static_cast<std::size_t>(got));
-          if (got == 0) eof = true;
+          if (got == 0) {
+            // A gzip stream cut short reads as a shorter file unless its error is asked for.
+            int status = Z_OK;
+            const char* why = gzerror(in.get(), &status);
+            if (status != Z_OK && status != Z_STREAM_END) {
+              throw DataError("'" + path + "' is damaged or truncated (" + why + "): none of it was imported");
+            }
+            eof = true;
+          }
         }
         if (eof) return;
         const auto last = chunk.rfind('\n');
