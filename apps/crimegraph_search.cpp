@@ -25,6 +25,7 @@
 #include "crimegraph/logging.hpp"
 #include "crimegraph/model/hyperparameter_options.hpp"
 #include "crimegraph/search/plan.hpp"
+#include "crimegraph/search/results_reader.hpp"
 #include "crimegraph/version.hpp"
 
 using namespace crimegraph;
@@ -69,7 +70,7 @@ struct Job {
   HitRateOptions hit_rate;
   Hyperparameters base;
   bool dry_run = false;
-  bool resume = false;
+  bool resume = false, overwrite = false;
   std::int64_t stop_after_trials = 0;
   std::string log_level;
 };
@@ -128,6 +129,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       ("hit-rate", po::value<std::string>()->default_value("day-mean"), "day-mean, event-weighted or street-length")
       ("progress-seconds", po::value<double>()->default_value(5.0), "seconds between progress lines")
       ("out", po::value<std::string>(), "results file (default results/NAME.h5)")
+      ("overwrite", "replace a finished search's results file at --out (without it, such a file is kept and the "
+                    "search refused)")
       ("resume", "continue the unfinished search at --out (after a preemption or a crash): its finished trials "
                  "are kept, the others run again; without one, start it (a finished search is left alone)")
       ("stop-after-trials", po::value<std::int64_t>()->default_value(0),
@@ -210,6 +213,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.dry_run = vm.count("dry-run") > 0;
     if (!job.dry_run) check_output_path(job.out, "--out", true);  // the results folder is made if missing
     job.resume = vm.count("resume") > 0;
+    job.overwrite = vm.count("overwrite") > 0;
+    if (job.resume && job.overwrite) throw ConfigError("--resume and --overwrite exclude each other");
     job.stop_after_trials = vm["stop-after-trials"].as<std::int64_t>();
     if (job.stop_after_trials < 0) throw ConfigError("--stop-after-trials must not be negative");
     if (job.synthetic_nodes < 2 || job.synthetic_days < 2) throw ConfigError("the synthetic city is too small");
@@ -418,18 +423,6 @@ int run(int argc, char** argv) {
     settings.progress_seconds = job.progress_seconds;
     settings.results_path = job.out;
     settings.stop_after_trials = job.stop_after_trials;
-    if (job.resume) {
-      const std::string partial = partial_results_path(job.out);
-      if (fs::exists(partial)) {
-        settings.resume = true;
-      } else if (fs::exists(job.out)) {
-        std::cout << "nothing to resume: the search is complete: " << job.out << "\n";
-        if (mpi.size() > 1) make_mpi_worker_pool(transport, mpi.size() - 1)->shutdown();
-        return 0;
-      } else {
-        spdlog::info("nothing to resume at {}: starting the search", partial);
-      }
-    }
     auto& m = settings.metadata;
     m.name = job.name;
     m.job_text = job.job_text;
@@ -443,6 +436,27 @@ int run(int argc, char** argv) {
     m.seed = job.seed;
     m.planned_trials = plan_totals(plan).trials;
     m.workers = mpi.size() == 1 ? 1 : static_cast<std::int32_t>(std::count(training_flags.begin() + 1, training_flags.end(), 1));
+    settings.overwrite = job.overwrite;
+    if (job.resume) {
+      const std::string partial = partial_results_path(job.out);
+      if (fs::exists(partial)) {
+        settings.resume = true;
+      } else if (fs::exists(job.out)) {
+        // A finished search: left alone if it is this one, refused if it records another.
+        const ResultsReader finished(job.out);
+        for (const auto& [name, value] : search_identity(m)) {
+          if (finished.setting(name) != value) {
+            throw ConfigError("--resume: '" + job.out + "' holds another, finished search (its " + name +
+                              " differs from this job's)");
+          }
+        }
+        std::cout << "nothing to resume: the search is complete: " << job.out << "\n";
+        if (mpi.size() > 1) make_mpi_worker_pool(transport, mpi.size() - 1)->shutdown();
+        return 0;
+      } else {
+        spdlog::info("nothing to resume at {}: starting the search", partial);
+      }
+    }
     std::cout << describe_plan(plan, job.hyperband) << std::flush;
 
     settings.stop_requested = &stop_requested;

@@ -86,6 +86,33 @@ void write_stopped_search(const std::string& path) {
 
 }  // namespace
 
+// A checkpoints file copied from another search would continue its trials from the wrong
+// states: refused. A finished search's file is not replaced unless asked.
+TEST(ResultsFile, AnotherSearchsCheckpointsAndAFinishedFileAreRefused) {
+  fixture::TempDir dir;
+  write_stopped_search(dir.file("a.h5"));
+  write_stopped_search(dir.file("b.h5"));
+  std::filesystem::copy_file(dir.file("b.h5.checkpoints"), dir.file("a.h5.checkpoints"),
+                             std::filesystem::copy_options::overwrite_existing);
+  try {
+    ResultsWriter w(dir.file("a.h5"), metadata(), space(), ResultsOpen::Resume);
+    FAIL() << "resumed with another search's checkpoints";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("another search's checkpoints"), std::string::npos) << e.what();
+  }
+
+  const auto done = dir.file("done.h5");
+  {
+    ResultsWriter w(done, metadata(), space());
+    w.finish(1.0, 1.0);
+  }
+  EXPECT_THROW(ResultsWriter(done, metadata(), space()), ConfigError);
+  EXPECT_TRUE(std::filesystem::exists(done));
+  ResultsWriter replacing(done, metadata(), space(), ResultsOpen::Replace);
+  replacing.finish(2.0, 1.0);
+  EXPECT_EQ(h5::File::open_read(done).double_attribute("", "wall_seconds"), 2.0);
+}
+
 TEST(ResultsFile, ResumeReadsBackWhatTheStoppedSearchWrote) {
   fixture::TempDir dir;
   const auto path = dir.file("r.h5");

@@ -425,3 +425,21 @@ TEST(SearchCli, ANameThatIsAPathIsRefused) {
                               "/configs/space-default.ini");
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
 }
+
+// --resume on a finished file of another search is refused; a new search does not replace a
+// finished file unless --overwrite.
+TEST_F(MpiSearch, AFinishedSearchIsNeitherResumedAsAnotherNorOverwritten) {
+  auto r = search(2, "finished.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = search(2, "finished.h5", "--resume --seed 6");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("holds another, finished search (its seed differs"), std::string::npos) << r.output;
+  r = search(2, "finished.h5", "--resume");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("nothing to resume: the search is complete"), std::string::npos) << r.output;
+  r = search(2, "finished.h5");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("holds a finished search"), std::string::npos) << r.output;
+  r = search(2, "finished.h5", "--overwrite");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+}

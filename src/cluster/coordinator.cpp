@@ -150,7 +150,9 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   const auto t0 = Clock::now();
   HyperbandScheduler scheduler(settings.hyperband, settings.space, settings.seed, settings.ranking);
   ResultsWriter results(settings.results_path, settings.metadata, settings.space,
-                        settings.resume ? ResultsOpen::Resume : ResultsOpen::Create);
+                        settings.resume     ? ResultsOpen::Resume
+                        : settings.overwrite ? ResultsOpen::Replace
+                                             : ResultsOpen::Create);
   SearchSummary summary;
   summary.planned = scheduler.planned();
   summary.results_path = settings.results_path;

@@ -1,5 +1,7 @@
 #include "crimegraph/search/results_file.hpp"
 
+#include <spdlog/fmt/fmt.h>
+
 #include "results_layout.hpp"
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <random>
 #include <tuple>
 
 #include "crimegraph/error.hpp"
@@ -219,13 +222,29 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
   return recorded;
 }
 
-void create_checkpoint_columns(h5::File& c) {
+// A random id shared by a search's results and checkpoints files, so that a checkpoints file
+// copied from another search is refused instead of continuing this one's trials.
+std::string new_search_id() {
+  std::random_device device;
+  std::string id;
+  for (int i = 0; i < 4; ++i) id += fmt::format("{:08x}", device());
+  return id;
+}
+
+void create_checkpoint_columns(h5::File& c, const std::string& search_id) {
   c.set_attribute("", "format", std::string("crimegraph-checkpoints"));
+  c.set_attribute("", "search_id", search_id);
   c.create_column<std::int64_t>("trial_id");
   c.create_column<std::int64_t>("size");
   c.create_column<std::uint8_t>("bytes", 1 << 16);
 }
 }  // namespace
+
+std::map<std::string, std::string> search_identity(const SearchMetadata& m) {
+  return {{"name", m.name},         {"search_space", m.space_text}, {"plan", m.plan_text},
+          {"variant", m.variant},   {"ranking", m.ranking},         {"objective", m.objective},
+          {"dataset", m.dataset},   {"hit_rate", m.hit_rate},       {"seed", std::to_string(m.seed)}};
+}
 
 ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, const SearchSpace& space,
                              ResultsOpen open)
@@ -246,18 +265,19 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
     }
     // What a resumed search must share with the one that wrote the file: everything that decides
     // the trials and their scores (not the job file's text: options such as --progress-seconds may change).
-    const std::map<std::string, std::string> same = {
-        {"name", m.name},         {"search_space", m.space_text}, {"plan", m.plan_text}, {"variant", m.variant},
-        {"ranking", m.ranking},   {"objective", m.objective},     {"dataset", m.dataset}, {"hit_rate", m.hit_rate}};
-    for (const auto& [name, value] : same) {
-      if (f.string_attribute("", name) != value) {
+    for (const auto& [name, value] : search_identity(m)) {
+      const auto recorded = name == "seed" ? std::to_string(f.int_attribute("", name)) : f.string_attribute("", name);
+      if (recorded != value) {
         throw ConfigError("cannot resume '" + partial_path() + "': it records another search (its " + name +
-                          " differs from this job's)");
+                          (name == "seed" ? " " + recorded + ", this job's " + value : std::string(" differs from this job's")) +
+                          ")");
       }
     }
-    if (f.int_attribute("", "seed") != static_cast<std::int64_t>(m.seed)) {
-      throw ConfigError("cannot resume '" + partial_path() + "': it records another search (seed " +
-                        std::to_string(f.int_attribute("", "seed")) + ", this job's is " + std::to_string(m.seed) + ")");
+    const auto& c = impl_->checkpoints;
+    if (!c.has_attribute("", "search_id") || !f.has_attribute("", "search_id") ||
+        c.string_attribute("", "search_id") != f.string_attribute("", "search_id")) {
+      throw DataError("cannot resume '" + partial_path() + "': '" + checkpoints_path() +
+                      "' holds another search's checkpoints (its search_id differs)");
     }
     for (const auto& p : space.parameters()) impl_->hyperparameters.push_back(p.name);
     impl_->recorded = read_recorded(f, impl_->checkpoints, impl_->hyperparameters);
@@ -268,6 +288,10 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
     f.flush();
     impl_->checkpoints.flush();
     return;
+  }
+  if (open == ResultsOpen::Create && fs::exists(path)) {
+    throw ConfigError("'" + path + "' holds a finished search: remove it, choose another --out, or replace it "
+                      "with --overwrite");
   }
   for (const auto& stale : {partial_path(), checkpoints_path()}) {
     if (fs::exists(stale)) {
@@ -282,9 +306,11 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
     if (ec) throw IoError("cannot create the results folder '" + parent.string() + "': " + ec.message());
   }
   impl_ = std::make_unique<Impl>(h5::File::create(partial_path()), h5::File::create(checkpoints_path()));
-  create_checkpoint_columns(impl_->checkpoints);
+  const auto search_id = new_search_id();
+  create_checkpoint_columns(impl_->checkpoints, search_id);
   impl_->checkpoints.flush();
   auto& f = impl_->file;
+  f.set_attribute("", "search_id", search_id);
   f.set_attribute("", "format", std::string(kResultsFormatName));
   f.set_attribute("", "format_version", static_cast<std::int64_t>(kResultsFormatVersion));
   f.set_attribute("", "software_version", std::string(kVersion));

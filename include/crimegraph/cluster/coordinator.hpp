@@ -56,6 +56,8 @@ struct SearchSettings {
   /// Continue the unfinished search recorded at results_path (see ResultsWriter): its finished
   /// trials count as done, the rest run again, promotions continue from the kept checkpoints.
   bool resume = false;
+  /// A new search may replace a finished search's results file at results_path.
+  bool overwrite = false;
   /// For tests of resuming: stop as a preempted search would, after this many newly finished
   /// trials, leaving its files unfinished (0: never).
   std::int64_t stop_after_trials = 0;

@@ -27,6 +27,10 @@ struct SearchMetadata {
   std::int32_t workers = 0;
 };
 
+/// What must be the same for two runs to be one search (a resume): the attribute of the
+/// results file each is recorded in, and its value as text.
+std::map<std::string, std::string> search_identity(const SearchMetadata& metadata);
+
 /// Where a search whose results go to `path` keeps them while it runs, and the training states
 /// it keeps for resuming.
 inline std::string partial_results_path(const std::string& path) { return path + ".partial"; }
@@ -40,7 +44,8 @@ struct RecordedTrial {
 };
 
 enum class ResultsOpen {
-  Create,  ///< a new search; refuses to replace an unfinished one's files
+  Create,   ///< a new search; refuses to replace a finished search's file or an unfinished one's files
+  Replace,  ///< a new search that may replace a finished search's file (not an unfinished one's)
   Resume,  ///< continue the unfinished search at "<path>.partial", which must be this search
 };
 

@@ -67,6 +67,7 @@ struct AttributeSpec {
 inline constexpr AttributeSpec kResultsAttributes[] = {
     {"", "format", ValueType::String, true, "crimegraph-results"},
     {"", "format_version", ValueType::Int64, true, "2"},
+    {"", "search_id", ValueType::String, true, "random id the search's checkpoints file shares"},
     {"", "status", ValueType::String, true, "running or complete"},
     {"", "name", ValueType::String, true, "the job's name"},
     {"", "job", ValueType::String, true, "the job file's text"},
