@@ -108,6 +108,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       ("max-epochs", po::value<std::int32_t>()->default_value(25), "Hyperband R: epochs of the longest trial")
       ("factor", po::value<std::int32_t>()->default_value(2), "Hyperband reduction factor eta")
       ("iterations", po::value<std::int32_t>()->default_value(1), "Hyperband iterations")
+      ("max-planned-trials", po::value<std::int64_t>()->default_value(1000000),
+       "refuse a plan of more trials than this (a mistyped --max-epochs or --iterations)")
       ("ranking", po::value<std::string>()->default_value("best-epoch"),
        "rank trials by their best-epoch or last-epoch validation hit rate")
       ("seed", po::value<std::uint64_t>()->default_value(1), "search seed: configurations and trial seeds")
@@ -188,6 +190,7 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.hyperband.max_epochs = vm["max-epochs"].as<std::int32_t>();
     job.hyperband.factor = vm["factor"].as<std::int32_t>();
     job.hyperband.iterations = vm["iterations"].as<std::int32_t>();
+    job.hyperband.max_planned_trials = vm["max-planned-trials"].as<std::int64_t>();
     job.hyperband.validate();
     job.ranking = parse_ranking(vm["ranking"].as<std::string>());
     job.seed = vm["seed"].as<std::uint64_t>();

@@ -143,3 +143,28 @@ TEST(SearchSpace, InvalidSpacesAreClearErrors) {
   EXPECT_NE(message("loss_rho = float 0.01 0.03 step=-0.01").find("step must be positive"), std::string::npos);
   EXPECT_THROW(SearchSpace::from_file("/nonexistent/space.ini"), ConfigError);
 }
+
+// A mistyped --max-epochs or --iterations planned billions of trials (and ran out of memory,
+// deaf to SIGTERM, while doing so): refused at once, unless the limit is raised.
+TEST(HyperbandPlan, APlanFarBeyondAnySearchIsRefused) {
+  for (auto variant : {HyperbandVariant::Keras, HyperbandVariant::Paper}) {
+    HyperbandOptions o;
+    o.variant = variant;
+    o.max_epochs = 2147483647;
+    o.factor = 3;
+    try {
+      hyperband_plan(o);
+      ADD_FAILURE() << "planned R = 2^31 - 1";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("--max-planned-trials"), std::string::npos) << e.what();
+    }
+    o.max_epochs = 25;
+    o.factor = 2;
+    o.iterations = 1000000000;
+    EXPECT_THROW(hyperband_plan(o), ConfigError);
+    o.iterations = 1000;  // 50,000 or so trials: allowed
+    EXPECT_EQ(plan_totals(hyperband_plan(o)).trials, 1000 * plan_totals(hyperband_plan({variant, 25, 2, 1})).trials);
+    o.max_planned_trials = 1000;
+    EXPECT_THROW(hyperband_plan(o), ConfigError);
+  }
+}

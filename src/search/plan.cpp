@@ -23,7 +23,16 @@ void HyperbandOptions::validate() const {
   if (factor < 2) throw ConfigError("the Hyperband factor must be at least 2");
   if (iterations < 1) throw ConfigError("hyperband iterations must be at least 1");
   if (min_epochs < 1 || min_epochs > max_epochs) throw ConfigError("min_epochs must be in 1..max_epochs");
+  if (max_planned_trials < 1) throw ConfigError("the largest plan allowed must be at least 1 trial");
 }
+
+namespace {
+[[noreturn]] void too_large(const HyperbandOptions& o, double trials) {
+  throw ConfigError(fmt::format("this plan (max_epochs {}, factor {}, {} iteration(s)) has {:.3g} trials, more than "
+                                "the {} allowed; --max-planned-trials raises the limit",
+                                o.max_epochs, o.factor, o.iterations, trials, o.max_planned_trials));
+}
+}  // namespace
 
 std::int32_t integer_log(std::int64_t r, std::int64_t eta) {
   std::int32_t s = 0;
@@ -58,7 +67,9 @@ std::vector<BracketPlan> keras_brackets(const HyperbandOptions& o) {
       const double scale = std::pow(static_cast<double>(o.factor), b - r);
       RoundPlan rp;
       // A small tolerance keeps exact products (e.g. 1.5 * 4) from rounding up by float noise.
-      rp.trials = static_cast<std::int32_t>(std::ceil(end * scale - 1e-9));
+      const double trials = std::ceil(end * scale - 1e-9);
+      if (trials > static_cast<double>(o.max_planned_trials)) too_large(o, trials);
+      rp.trials = static_cast<std::int32_t>(trials);
       rp.epochs = static_cast<std::int32_t>(std::ceil(o.max_epochs / scale - 1e-9));
       bp.rounds.push_back(rp);
     }
@@ -75,8 +86,10 @@ std::vector<BracketPlan> paper_brackets(const HyperbandOptions& o) {
   for (std::int32_t s = s_max; s >= 0; --s) {
     BracketPlan bp;
     bp.bracket = s;
+    // eta^s <= R < 2^31, so this stays well inside 64 bits.
     const std::int64_t eta_s = ipow(o.factor, s);
     const std::int64_t n = ((s_max + 1) * eta_s + s) / (s + 1);
+    if (n > o.max_planned_trials) too_large(o, static_cast<double>(n));
     for (std::int32_t i = 0; i <= s; ++i) {
       RoundPlan rp;
       rp.trials = static_cast<std::int32_t>(n / ipow(o.factor, i));
@@ -94,6 +107,9 @@ std::vector<BracketPlan> paper_brackets(const HyperbandOptions& o) {
 std::vector<BracketPlan> hyperband_plan(const HyperbandOptions& o) {
   o.validate();
   const auto one = o.variant == HyperbandVariant::Keras ? keras_brackets(o) : paper_brackets(o);
+  // Checked before the iterations are laid out, so a huge plan is refused, not allocated.
+  const double total = static_cast<double>(plan_totals(one).trials) * o.iterations;
+  if (total > static_cast<double>(o.max_planned_trials)) too_large(o, total);
   std::vector<BracketPlan> out;
   for (std::int32_t it = 0; it < o.iterations; ++it) {
     for (auto b : one) {

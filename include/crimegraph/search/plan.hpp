@@ -30,6 +30,9 @@ struct HyperbandOptions {
   std::int32_t factor = 2;       ///< eta
   std::int32_t iterations = 1;   ///< full sets of brackets
   std::int32_t min_epochs = 1;   ///< Keras only
+  /// A plan of more trials than this is refused: it would take more memory and time than any
+  /// search has (a mistyped --max-epochs or --iterations); raise it to run one anyway.
+  std::int64_t max_planned_trials = 1'000'000;
   void validate() const;
 };
 
