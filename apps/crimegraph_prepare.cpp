@@ -168,6 +168,8 @@ int events(int argc, const char* const* argv) {
       ("bbox", po::value<std::string>(), "keep events inside minLat,minLon,maxLat,maxLon (default: the graph's box)")
       ("snap", po::value<std::string>()->default_value("centroid"),
        "centroid (nearest segment centroid, as the original study) or segment (nearest segment line)")
+      ("max-snap-m", po::value<double>()->default_value(500.0),
+       "drop (and count) events farther than this many metres from the segment they would snap to")
       ("smoothing", po::value<double>()->default_value(0.5), "exponential smoothing factor of the channels")
       ("start-date", po::value<std::string>(), "first calendar day (default: the first event's)")
       ("end-date", po::value<std::string>(), "last calendar day (default: the last event's)")
@@ -189,6 +191,8 @@ int events(int argc, const char* const* argv) {
   const auto snap = vm["snap"].as<std::string>();
   if (snap != "centroid" && snap != "segment") throw ConfigError("--snap must be centroid or segment");
   o.snap = snap == "centroid" ? SnapMode::Centroid : SnapMode::Segment;
+  o.max_snap_m = vm["max-snap-m"].as<double>();
+  if (!(o.max_snap_m > 0)) throw ConfigError("--max-snap-m must be positive");
   o.smoothing = vm["smoothing"].as<double>();
   if (!(o.smoothing > 0 && o.smoothing <= 1)) throw ConfigError("--smoothing must be in (0, 1]");
   o.strict = vm.count("strict") > 0;

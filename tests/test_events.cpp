@@ -154,6 +154,27 @@ TEST(Events, ATruncatedGzipIsAnError) {
   }
 }
 
+// An event far from every street (a geocoding error: 100 km off) was snapped to the nearest
+// segment however far: dropped and counted instead.
+TEST(Events, EventsFarFromTheStreetsAreDroppedAndCounted) {
+  fixture::TempDir dir;
+  const auto graph = three_streets(dir);
+  std::ofstream(dir.file("far.csv")) << "CrimeDateTime,CrimeCode,Description,Latitude,Longitude\n"
+                                        "2021/07/04 05:00:00+00,4E,COMMON ASSAULT,39.3201,-76.611\n"
+                                        "2021/07/04 06:00:00+00,4E,COMMON ASSAULT,40.2201,-76.611\n"
+                                        "2021/07/05 05:00:00+00,4E,COMMON ASSAULT,39.3001,-76.611\n";
+  auto options = options_for(dir.file("far.csv"), "baltimore");
+  options.bbox.reset();  // as for a graph that records no box
+  ImportReport report;
+  const auto ds = import_events(graph, CategoryMap::original_study(), options, report);
+  EXPECT_EQ(report.kept, 2);
+  EXPECT_EQ(report.dropped["more than 500 m from any street segment"], 1);
+  std::int64_t total = 0;
+  for (auto c : ds.counts) total += c;
+  EXPECT_EQ(total, 2);
+  EXPECT_EQ(ds.provenance.at("max_snap_m"), "500");
+}
+
 TEST(Events, SnapToNearestCentroidOrLine) {
   fixture::TempDir dir;
   // A long street (centroid 860 m from the event, line 110 m) and a short one (centroid 445 m).

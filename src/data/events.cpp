@@ -1,5 +1,7 @@
 #include "crimegraph/data/events.hpp"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <gdal/ogr_spatialref.h>
 #include <spdlog/spdlog.h>
 #include <zlib.h>
@@ -239,7 +241,8 @@ class SnapIndex {
     }
   }
 
-  std::int32_t nearest(double x, double y) const {
+  /// The nearest segment and its distance.
+  std::pair<std::int32_t, double> nearest(double x, double y) const {
     const auto cx = cell_of(x, minx_, cols_), cy = cell_of(y, miny_, rows_);
     std::int32_t best = -1;
     double best_d2 = std::numeric_limits<double>::infinity();
@@ -260,7 +263,7 @@ class SnapIndex {
       // Anything in ring + 1 is at least `ring` cells away (the point may sit anywhere in its cell).
       if (best >= 0 && std::sqrt(best_d2) <= static_cast<double>(ring) * cell_) break;
     }
-    return best;
+    return {best, std::sqrt(best_d2)};
   }
 
  private:
@@ -537,7 +540,15 @@ CrimeDataset import_events(const StreetGraph& graph, CategoryMap categories, con
             return;
           }
         }
-        for (std::size_t e = begin; e < end; ++e) ev_node[e] = index.nearest(ev_x[e], ev_y[e]);
+        for (std::size_t e = begin; e < end; ++e) {
+          auto [node, distance] = index.nearest(ev_x[e], ev_y[e]);
+          // How far the event is from the street itself: its line where the graph has lines.
+          if (node >= 0 && o.snap == SnapMode::Centroid && !graph.geometry.empty() &&
+              !graph.geometry[static_cast<std::size_t>(node)].parts.empty()) {
+            distance = std::sqrt(graph.geometry[static_cast<std::size_t>(node)].distance2(ev_x[e], ev_y[e]));
+          }
+          ev_node[e] = distance <= o.max_snap_m ? node : -1;
+        }
       });
     }
     for (auto& t : threads) t.join();
@@ -570,6 +581,10 @@ CrimeDataset import_events(const StreetGraph& graph, CategoryMap categories, con
       continue;
     }
     const auto node = ev_node[e];
+    if (node < 0) {
+      ++report.dropped[fmt::format("more than {:g} m from any street segment", o.max_snap_m)];
+      continue;
+    }
     ++ds.counts[(static_cast<std::size_t>(ev_day[e] - first) * nodes + static_cast<std::size_t>(node)) * k +
                 static_cast<std::size_t>(ev_cat[e])];
     ++report.kept;
@@ -597,6 +612,7 @@ CrimeDataset import_events(const StreetGraph& graph, CategoryMap categories, con
   p["label_category"] = kLabelCategory;
   p["smoothing"] = std::to_string(o.smoothing) + " (exponential, over every calendar day)";
   p["snap"] = o.snap == SnapMode::Centroid ? "nearest segment centroid" : "nearest segment line";
+  p["max_snap_m"] = fmt::format("{:g}", o.max_snap_m);
   if (o.bbox) {
     p["bbox"] = std::to_string((*o.bbox)[0]) + "," + std::to_string((*o.bbox)[1]) + "," + std::to_string((*o.bbox)[2]) +
                 "," + std::to_string((*o.bbox)[3]);

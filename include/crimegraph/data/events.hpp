@@ -60,6 +60,9 @@ struct EventImportOptions {
   CsvColumns columns;
   std::optional<std::array<double, 4>> bbox;  ///< minLat, minLon, maxLat, maxLon
   SnapMode snap = SnapMode::Centroid;
+  /// Events farther than this from the segment they would snap to (its centroid, or its line)
+  /// are dropped and counted: they are not on this street network.
+  double max_snap_m = 500.0;
   double smoothing = 0.5;
   bool strict = false;             ///< any per-row problem is an error
   std::size_t examples = 5;        ///< problems reported with their line numbers
