@@ -504,6 +504,11 @@ int run(int argc, char** argv) {
     std::cerr << "crimegraph-search: error (rank " << mpi.rank() << "): " << e.what() << "\n" << std::flush;
     if (mpi.size() > 1) mpi.abort(1);
     return 1;
+  } catch (const std::exception& e) {
+    // Not the project's own (a bug, or out of memory): the same, with the status of a bug.
+    std::cerr << "crimegraph-search: internal error (rank " << mpi.rank() << "): " << e.what() << "\n" << std::flush;
+    if (mpi.size() > 1) mpi.abort(2);
+    return 2;
   }
 }
 

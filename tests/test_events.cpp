@@ -175,6 +175,35 @@ TEST(Events, EventsFarFromTheStreetsAreDroppedAndCounted) {
   EXPECT_EQ(ds.provenance.at("max_snap_m"), "500");
 }
 
+// One mistyped year made a 65,000-day calendar; a category named twice made two channels of one name.
+TEST(Events, AnAbsurdCalendarAndATwiceNamedCategoryAreRefused) {
+  fixture::TempDir dir;
+  const auto graph = three_streets(dir);
+  std::ofstream(dir.file("2200.csv")) << "CrimeDateTime,CrimeCode,Description,Latitude,Longitude\n"
+                                         "2021/07/04 05:00:00+00,4E,COMMON ASSAULT,39.3201,-76.611\n"
+                                         "2200/07/04 05:00:00+00,4E,COMMON ASSAULT,39.3201,-76.611\n";
+  ImportReport report;
+  try {
+    import_events(graph, CategoryMap::original_study(), options_for(dir.file("2200.csv"), "baltimore"), report);
+    FAIL() << "a calendar from 2021 to 2200 was made";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("2200-07-04"), std::string::npos) << e.what();
+  }
+  auto bounded = options_for(dir.file("2200.csv"), "baltimore");
+  bounded.first_day = parse_iso_date("2021-07-01");
+  bounded.last_day = parse_iso_date("2021-07-31");
+  ImportReport kept;
+  EXPECT_EQ(import_events(graph, CategoryMap::original_study(), bounded, kept).days(), 31);
+  EXPECT_EQ(kept.dropped["outside the calendar"], 1);
+
+  try {
+    CategoryMap::parse("[categories]\nViolent = assault\nProperty = theft\nViolent = robbery\n", "cats.ini");
+    FAIL() << "a category named twice was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("cats.ini:4: category 'Violent' is named twice"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Events, SnapToNearestCentroidOrLine) {
   fixture::TempDir dir;
   // A long street (centroid 860 m from the event, line 110 m) and a short one (centroid 445 m).

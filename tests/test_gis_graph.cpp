@@ -192,3 +192,18 @@ TEST(GisGraph, CentralBaltimoreAcceptance) {
   EXPECT_EQ(committed.edges.size(), 3469u);
   EXPECT_EQ(committed.source_id, g.source_id);
 }
+
+// A geographic CRS (degrees) or one in feet was taken as metres: distances, lengths and the
+// adjacency kernel would all be wrong by orders of magnitude.
+TEST(GisGraph, OnlyMetricTargetsAreAccepted) {
+  EXPECT_NO_THROW(check_metric_crs(26985));  // Maryland State Plane, metres
+  EXPECT_NO_THROW(check_metric_crs(32618));  // UTM 18N
+  for (int epsg : {4326, 4269, 2248}) {      // WGS 84, NAD83 (degrees); Maryland State Plane in US feet
+    try {
+      check_metric_crs(epsg);
+      ADD_FAILURE() << "EPSG:" << epsg << " accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find("EPSG:" + std::to_string(epsg)), std::string::npos) << e.what();
+    }
+  }
+}

@@ -140,6 +140,10 @@ CategoryMap CategoryMap::original_study() {
 CategoryMap CategoryMap::parse(const std::string& text, const std::string& origin) {
   CategoryMap m;
   for (const auto& entry : ini_section(text, "categories", origin)) {
+    if (std::find(m.names_.begin(), m.names_.end(), entry.key) != m.names_.end()) {
+      throw ConfigError(origin + ":" + std::to_string(entry.line) + ": category '" + entry.key +
+                        "' is named twice (list all its keywords on one line)");
+    }
     m.names_.push_back(entry.key);
     std::vector<std::string> words;
     std::istringstream ws(entry.value);
@@ -565,6 +569,12 @@ CrimeDataset import_events(const StreetGraph& graph, CategoryMap categories, con
   }
   if (ev_day.empty() || first > last) throw DataError("no events left to count (" + std::to_string(report.rows) + " rows read)");
   const auto days = last - first + 1;
+  // One mistyped date (the year 2200) would otherwise make a calendar of tens of thousands of days.
+  constexpr std::int32_t kLongestAutomaticCalendar = 50 * 366;
+  if ((!o.first_day || !o.last_day) && days > kLongestAutomaticCalendar) {
+    throw DataError("the events span " + iso_date(first) + " to " + iso_date(last) + " (" + std::to_string(days) +
+                    " days): a date is likely wrong; --start-date and --end-date count only the days between");
+  }
   const auto nodes = graph.node_count();
   const auto k = static_cast<std::int32_t>(categories.categories().size());
   CrimeDataset ds;

@@ -174,6 +174,20 @@ void collect_parts(const OGRGeometry* g, Polyline& out) {
 
 }  // namespace
 
+void check_metric_crs(int epsg) {
+  const auto srs = srs_from_epsg(epsg);
+  const std::string name = "EPSG:" + std::to_string(epsg);
+  if (!srs->IsProjected()) {
+    throw ConfigError(name + " is not a projected CRS (" + (srs->IsGeographic() ? "its units are degrees" : "no linear units") +
+                      "): choose one in metres, such as the local UTM zone or state plane");
+  }
+  const char* unit = nullptr;
+  const double metres = srs->GetLinearUnits(&unit);
+  if (std::abs(metres - 1.0) > 1e-9) {
+    throw ConfigError(name + " measures in " + (unit ? unit : "unknown units") + ", not metres: choose a CRS in metres");
+  }
+}
+
 StreetGraph read_gis_street_graph(const GisGraphOptions& o) {
   static const bool registered = [] {
     GDALAllRegister();
@@ -190,6 +204,7 @@ StreetGraph read_gis_street_graph(const GisGraphOptions& o) {
   if (!source) throw DataError("'" + o.path + "': the layer has no coordinate reference system");
   OGRSpatialReference src(*source);
   src.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
+  check_metric_crs(o.target_epsg);
   const auto target = srs_from_epsg(o.target_epsg);
   const auto wgs84 = srs_from_epsg(4326);
   const auto to_target = transformation(src, *target, "'" + o.path + "' to EPSG:" + std::to_string(o.target_epsg));

@@ -55,6 +55,7 @@ StreetGraph read_graphml_street_graph(const std::string& path, int target_epsg, 
   if (gdata.count("crs")) source_crs = gdata.at("crs");
   OGRSpatialReference src, dst;
   if (src.SetFromUserInput(source_crs.c_str()) != OGRERR_NONE) throw ConfigError("'" + path + "': unknown crs '" + source_crs + "'");
+  check_metric_crs(target_epsg);
   if (dst.importFromEPSG(target_epsg) != OGRERR_NONE) throw ConfigError("unknown CRS EPSG:" + std::to_string(target_epsg));
   src.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);
   dst.SetAxisMappingStrategy(OAMS_TRADITIONAL_GIS_ORDER);

@@ -35,6 +35,10 @@ std::array<double, 4> parse_bbox(const std::string& text);
 /// layer without lines, ConfigError for a CRS that cannot be used.
 StreetGraph read_gis_street_graph(const GisGraphOptions& options);
 
+/// Throws ConfigError unless EPSG:`epsg` is a projected CRS measured in metres: distances,
+/// lengths and the adjacency kernel are metres (a geographic CRS would make them degrees).
+void check_metric_crs(int epsg);
+
 /// Builds the edges of already projected segments (graph.geometry, the rules above); `graph`
 /// must hold the node attributes, its edges are replaced. Uses a grid index, not all pairs.
 void connect_segments(StreetGraph& graph);
