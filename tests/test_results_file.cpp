@@ -440,3 +440,40 @@ TEST(Coordinator, ASearchWhoseEveryTrialFailedHasNoResult) {
   diverged.final->status = TrialStatus::Ok;
   EXPECT_EQ(search_exit_status(diverged, why), 0);
 }
+
+// The NaN policy: a trial whose scores are NaN, though it reports success, ranks last, is never
+// the best, and the search goes on.
+TEST(Coordinator, ATrialScoredNaNRanksLastAndIsNeverTheBest) {
+  class NaNFirst : public Objective {
+   public:
+    TrialOutcome run(const TrialSpec& spec) override {
+      auto o = inner_->run(spec);
+      if (spec.id == 0)
+        for (auto& e : o.epochs) e.validation_hit_rate = std::nan("");
+      return o;
+    }
+    FinalOutcome run_final(const TrialSpec& spec) override { return inner_->run_final(spec); }
+
+   private:
+    std::unique_ptr<Objective> inner_ = make_null_objective();
+  } objective;
+  fixture::TempDir dir;
+  SearchSettings settings;
+  settings.hyperband.max_epochs = 9;
+  settings.hyperband.factor = 3;
+  settings.space = SearchSpace::original_study();
+  settings.progress_seconds = 1000;
+  settings.final_epochs = 0;
+  settings.metadata = metadata();
+  settings.results_path = dir.file("nan.h5");
+  auto pool = make_in_process_pool(objective);
+  const auto summary = run_search(settings, *pool);
+  EXPECT_FALSE(summary.stopped());
+  EXPECT_NE(summary.best_trial, 0);
+  EXPECT_GE(summary.best_trial, 0);
+  EXPECT_TRUE(std::isfinite(summary.best_score));
+  EXPECT_EQ(summary.failed, 1);
+  const auto recorded = scores(settings.results_path);
+  EXPECT_TRUE(std::isnan(recorded.at(0)));
+  EXPECT_EQ(recorded.size(), static_cast<std::size_t>(summary.completed));
+}

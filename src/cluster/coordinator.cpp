@@ -164,8 +164,10 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   // `times`: when a fresh trial was dispatched and when its result arrived, after t0.
   auto record = [&](const TrialSpec& spec, const TrialOutcome& outcome, bool fresh,
                     std::pair<double, double> times = {}) {
-    const bool ok = outcome.status == TrialStatus::Ok && !outcome.epochs.empty();
+    // The NaN policy, here and in the scheduler: a trial without a finite score ranks last and
+    // is never the best, whatever its status says.
     const double score = settings.ranking == Ranking::BestEpoch ? outcome.best_hit_rate() : outcome.last_hit_rate();
+    const bool ok = outcome.status == TrialStatus::Ok && !outcome.epochs.empty() && std::isfinite(score);
     scheduler.report({spec.id, ok, score, outcome.last_hit_rate(), outcome.checkpoint});
     const bool best = ok && (summary.best_trial < 0 || score > summary.best_score ||
                              (score == summary.best_score && spec.id < summary.best_trial));
@@ -176,13 +178,15 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
       if (ok && (spec.end_epoch < settings.hyperband.max_epochs || best)) {
         results.add_checkpoint(spec.id, outcome.checkpoint);
       }
-      if (!ok && summary.first_failure.empty()) {
-        summary.first_failure = fmt::format("trial {} {}: {}", spec.id, trial_status_name(outcome.status),
-                                            outcome.message.empty() ? "no epoch finished" : outcome.message);
-      }
       if (!ok) {
-        spdlog::warn("trial {} {} on worker {}: {}", spec.id, trial_status_name(outcome.status), outcome.worker,
-                     outcome.message.empty() ? "no epoch finished" : outcome.message);
+        const std::string why = !outcome.message.empty()     ? outcome.message
+                                : outcome.epochs.empty()     ? "no epoch finished"
+                                : outcome.status == TrialStatus::Ok ? "its validation hit rate is not a number: ranked last"
+                                                                    : "";
+        if (summary.first_failure.empty()) {
+          summary.first_failure = fmt::format("trial {} {}: {}", spec.id, trial_status_name(outcome.status), why);
+        }
+        spdlog::warn("trial {} {} on worker {}: {}", spec.id, trial_status_name(outcome.status), outcome.worker, why);
       }
     }
     if (best) {
