@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -306,8 +307,8 @@ int run(int argc, char** argv) {
   const auto space = SearchSpace::from_file(job.space_path);
   for (const auto& p : space.parameters()) job.base.set(p.name, p.default_value);  // validated above
   const auto plan = hyperband_plan(job.hyperband);
-  const auto simd = describe_simd_target("");  // a CRIMEGRAPH_SIMD this CPU cannot run fails here
   if (job.dry_run) {
+    const auto simd = describe_simd_target("");  // a CRIMEGRAPH_SIMD this CPU cannot run fails here
     std::cout << describe_plan(plan, job.hyperband) << "\nsearch space (" << job.space_path << "):\n"
               << space.to_text();
     std::cout << "ranking: " << ranking_name(job.ranking) << " validation " << job.hit_rate.describe() << "\n";
@@ -334,6 +335,8 @@ int run(int argc, char** argv) {
   }
   const auto training_flags = mpi.size() > 1 ? transport.gather(trains ? 1 : 0) : std::vector<int>{};
   try {
+    // Per node, after MPI starts, so that a node whose CPU cannot run CRIMEGRAPH_SIMD says so.
+    describe_simd_target("");
     std::string dataset = job.dataset;
     if (job.objective == "gldnet" && dataset == "synthetic") {
       dataset = synthetic_path(job);
@@ -514,6 +517,22 @@ int run(int argc, char** argv) {
 
 }  // namespace
 
+// The rank a launcher gave this process, before MPI starts (0 when run alone).
+int launcher_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+    if (const char* v = std::getenv(name)) return std::atoi(v);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  // Every rank parses the same arguments: a bad one is reported once, by rank 0, not once a rank.
+  if (launcher_rank() != 0) {
+    try {
+      return run(argc, argv);
+    } catch (const Error&) {
+      return 1;
+    }
+  }
   return run_guarded("crimegraph-search", [&] { return run(argc, argv); });
 }
