@@ -64,6 +64,7 @@ struct Job {
   Ranking ranking = Ranking::BestEpoch;
   std::int32_t final_epochs = 25, threads = 1, final_threads = 0;
   std::string workers_per_node = "auto";
+  double trial_timeout = 0.0;
   std::optional<std::chrono::system_clock::time_point> deadline;
   double window_cache_mb = 1024.0;
   DatasetBroadcast dataset_broadcast = DatasetBroadcast::Auto;
@@ -118,6 +119,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       ("deadline", po::value<std::string>(),
        "when this run must have ended (YYYY-MM-DDTHH:MM:SS local time, as squeue prints a job's end, or +SECONDS): "
        "trials that would not finish by then are not started, and the search stops to be resumed")
+      ("trial-timeout", po::value<double>()->default_value(0.0),
+       "a trial training longer than this many seconds fails with that reason and the search goes on (0: no limit)")
       ("workers-per-node", po::value<std::string>()->default_value("auto"),
        "workers given trials on each node: auto (one per --threads of its cores; the others wait), all, or a number")
       ("final-epochs", po::value<std::int32_t>()->default_value(25), "retrain the best configuration for this many epochs (0: skip)")
@@ -198,6 +201,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.threads = vm["threads"].as<std::int32_t>();
     if (job.threads < 1) throw ConfigError("--threads must be at least 1");
     if (vm.count("deadline")) job.deadline = parse_time_point(vm["deadline"].as<std::string>(), "--deadline");
+    job.trial_timeout = vm["trial-timeout"].as<double>();
+    if (!(job.trial_timeout >= 0)) throw ConfigError("--trial-timeout must not be negative");
     job.workers_per_node = vm["workers-per-node"].as<std::string>();
     training_workers(job.workers_per_node, 1, 1, 1);  // a bad value fails here, on every rank
     job.final_epochs = vm["final-epochs"].as<std::int32_t>();
@@ -389,6 +394,7 @@ int run(int argc, char** argv) {
       o.final_threads = job.final_threads;
       o.window_cache_bytes = static_cast<std::size_t>(job.window_cache_mb * 1e6);
       o.hit_rate = job.hit_rate;
+      o.trial_timeout_seconds = job.trial_timeout;
       return make_gldnet_objective(o);
     };
 

@@ -443,3 +443,19 @@ TEST_F(MpiSearch, AFinishedSearchIsNeitherResumedAsAnotherNorOverwritten) {
   r = search(2, "finished.h5", "--overwrite");
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }
+
+// --trial-timeout reaches the workers: here every trial is over its limit at once, each is
+// recorded with the reason, and the search, having no result, ends with status 3.
+TEST_F(MpiSearch, TrialsOverTheirTimeLimitFailWithTheReason) {
+  const auto r = search(3, "timeout.h5", "--trial-timeout 0.000001");
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("every trial failed or diverged"), std::string::npos) << r.output;
+  auto f = h5::File::open_read(dir_->file("timeout.h5"));
+  const auto parents = f.read<std::int64_t>("trials/parent_id");
+  const auto messages = f.read_strings("trials/message");
+  for (std::size_t i = 0; i < messages.size(); ++i) {
+    // A first-round trial ran out of time; a promotion of one has no state to continue from.
+    const char* expected = parents[i] < 0 ? "stopped by the time limit" : "left no checkpoint";
+    EXPECT_NE(messages[i].find(expected), std::string::npos) << messages[i];
+  }
+}

@@ -156,3 +156,21 @@ TEST(Hyperparameters, SetByNameWithValidation) {
     EXPECT_NE(std::string(e.what()).find("known: num_gated_relu_layers"), std::string::npos);
   }
 }
+
+// --trial-timeout: a fit that runs past its time limit stops with Failed and says why; the
+// epochs it finished are kept.
+TEST(Trainer, ATimeLimitStopsTheFitWithItsReason) {
+  const auto city = fixture::small_city(40, 200, 3);
+  TrainerOptions options;
+  options.time_limit_seconds = 1e-9;  // past before the second batch
+  Trainer trainer(std::make_shared<const TrainingData>(city), Hyperparameters{}, options);
+  EXPECT_EQ(trainer.fit(3), TrialStatus::Failed);
+  EXPECT_NE(trainer.message().find("stopped by the time limit"), std::string::npos) << trainer.message();
+  EXPECT_NE(trainer.message().find("in epoch 1"), std::string::npos) << trainer.message();
+  EXPECT_TRUE(trainer.history().empty());
+
+  options.time_limit_seconds = 0.0;
+  Trainer unlimited(std::make_shared<const TrainingData>(city), Hyperparameters{}, options);
+  EXPECT_EQ(unlimited.fit(2), TrialStatus::Ok);
+  EXPECT_EQ(unlimited.history().size(), 2u);
+}

@@ -79,6 +79,7 @@ class GLDNetObjective : public Objective {
     out.hit_rate_description = options_.hit_rate.describe();
     try {
       auto t = trainer_options(spec);
+      t.time_limit_seconds = 0.0;  // the final retraining is not a trial
       if (options_.final_threads > 0) t.threads = options_.final_threads;
       spdlog::info("final retraining on {} thread(s)", t.threads);
       Trainer trainer(data_, with_config(options_.base, spec.config), t);
@@ -107,6 +108,7 @@ class GLDNetObjective : public Objective {
     t.seed = spec.seed;
     t.threads = options_.threads;
     t.hit_rate = options_.hit_rate;
+    t.time_limit_seconds = options_.trial_timeout_seconds;
     return t;
   }
 

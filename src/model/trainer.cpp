@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <new>
+#include <optional>
 #include <sstream>
 
 #include "crimegraph/error.hpp"
@@ -34,6 +35,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 struct Trainer::Impl {
+  std::optional<std::chrono::steady_clock::time_point> deadline;  // of the running fit()
+  bool timed_out = false;
   std::shared_ptr<const TrainingData> data;
   Hyperparameters hp;
   TrainerOptions options;
@@ -153,6 +156,10 @@ struct Trainer::Impl {
     std::int64_t windows = 0;
     std::vector<double> group_loss;
     while (batches.next(days)) {
+      if (deadline && std::chrono::steady_clock::now() > *deadline) {
+        timed_out = true;
+        return std::nan("");
+      }
       optimizer->set_learning_rate(learning_rate());
       const auto params = model->bind();
       // The loss is the mean over nodes and windows: scale the per-element gradients by that.
@@ -226,6 +233,12 @@ Trainer& Trainer::operator=(Trainer&&) noexcept = default;
 
 TrialStatus Trainer::fit(std::int32_t epochs, const std::function<void(const EpochRecord&)>& on_epoch) {
   auto& m = *impl_;
+  m.deadline.reset();
+  m.timed_out = false;
+  if (m.options.time_limit_seconds > 0) {
+    m.deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                                         std::chrono::duration<double>(m.options.time_limit_seconds));
+  }
   while (m.status == TrialStatus::Ok && m.epoch < epochs) {
     const auto t0 = std::chrono::steady_clock::now();
     double loss;
@@ -234,6 +247,12 @@ TrialStatus Trainer::fit(std::int32_t epochs, const std::function<void(const Epo
     } catch (const std::bad_alloc&) {
       m.status = TrialStatus::Failed;
       m.message = "out of memory in epoch " + std::to_string(m.epoch + 1);
+      break;
+    }
+    if (m.timed_out) {
+      m.status = TrialStatus::Failed;
+      m.message = "stopped by the time limit (" + std::to_string(static_cast<long>(m.options.time_limit_seconds)) +
+                  " s) in epoch " + std::to_string(m.epoch + 1);
       break;
     }
     if (!std::isfinite(loss)) {

@@ -36,6 +36,9 @@ struct GLDNetObjectiveOptions {
   /// days (0: never).
   std::size_t window_cache_bytes = 0;
   HitRateOptions hit_rate;
+  /// A trial (not the final retraining) that trains longer than this fails with that reason
+  /// and the search goes on (0: no limit).
+  double trial_timeout_seconds = 0.0;
 };
 
 /// Trains every trial on the same training data.

@@ -37,6 +37,8 @@ struct TrainerOptions {
   std::int32_t threads = 1;        ///< intra-op threads (OpenMP)
   HitRateOptions hit_rate;         ///< how validation and test are scored
   std::int32_t eval_batch_size = 64;
+  /// fit() stops with Failed once it has run this long (checked every batch; 0: no limit).
+  double time_limit_seconds = 0.0;
 };
 
 class Trainer {
