@@ -145,7 +145,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
   add_hyperparameter_options(desc);
   po::variables_map vm;
   try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
+    // No positional arguments: a stray word is an error, not silently ignored.
+    po::store(po::command_line_parser(argc, argv).options(desc).positional(po::positional_options_description{}).run(), vm);
     if (vm.count("help")) {
       std::cout << kUsage << "\n\n" << desc << "\n";
       exit_now = true;

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <thread>
 
 #include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/error.hpp"
@@ -98,6 +99,11 @@ int main(int argc, char** argv) {
     TrainerOptions options;
     options.seed = vm["seed"].as<std::uint64_t>();
     options.threads = vm["threads"].as<std::int32_t>();
+    if (options.threads < 1) throw ConfigError("--threads must be at least 1");
+    if (const auto cores = std::thread::hardware_concurrency(); cores > 0 && options.threads > static_cast<int>(cores)) {
+      spdlog::warn("--threads {} is more than this machine's {} cores: training will be slower, not faster",
+                   options.threads, cores);
+    }
     options.hit_rate.coverage = vm["coverage"].as<double>();
     options.hit_rate.kind = parse_hit_rate_kind(vm["hit-rate"].as<std::string>());
     options.hit_rate.validate();

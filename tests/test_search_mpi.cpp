@@ -414,13 +414,15 @@ TEST_F(MpiSearch, ALookbackLongerThanASplitIsRefusedFirst) {
 }
 
 // The search's name becomes results/NAME.h5: a path out of results/ is refused.
-TEST(SearchCli, ANameThatIsAPathIsRefused) {
+TEST(SearchCli, ANameThatIsAPathOrAStrayArgumentIsRefused) {
   for (const char* name : {"../../x", "a/b", ".hidden", ""}) {
     const auto r = run_command(kSearch + " --dry-run --name '" + name + "' --space " + kSourceDir +
                                "/configs/space-default.ini");
     EXPECT_EQ(r.exit_code, 1) << name << "\n" << r.output;
     EXPECT_NE(r.output.find("--name"), std::string::npos) << name << "\n" << r.output;
   }
+  const auto stray = run_command(kSearch + " --dry-run jobs/demo.ini --space " + kSourceDir + "/configs/space-default.ini");
+  EXPECT_EQ(stray.exit_code, 1) << "a stray argument was ignored:\n" << stray.output;
   const auto ok = run_command(kSearch + " --dry-run --name seed-replication_2.b --space " + kSourceDir +
                               "/configs/space-default.ini");
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
