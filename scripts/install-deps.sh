@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages CrimeGraph Search builds and tests with, if any is missing.
-#   scripts/install-deps.sh [--with-slurm]   (--with-slurm: also Slurm and munge, for the Slurm test)
+#   scripts/install-deps.sh [--for-tests]   (also Slurm and munge for the Slurm test, clang and
+#                                            libFuzzer for the fuzzing test)
 set -euo pipefail
 packages=(
   cmake g++ make
@@ -12,8 +13,8 @@ packages=(
   libhwy-dev
   python3-h5py python3-pandas python3-matplotlib
 )
-if [ "${1:-}" = --with-slurm ]; then
-  packages+=(slurm-wlm slurmctld slurmd slurm-client munge)
+if [ "${1:-}" = --for-tests ]; then
+  packages+=(slurm-wlm slurmctld slurmd slurm-client munge clang libclang-rt-14-dev)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -3,7 +3,7 @@
 # Slurm test, which starts a private Slurm on this machine when run as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh --with-slurm
+scripts/install-deps.sh --for-tests
 scripts/build.sh
 source scripts/mpi-env.sh
 cd build

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "crimegraph/error.hpp"
 #include "crimegraph/search/plan.hpp"
 #include "crimegraph/search/space.hpp"
@@ -166,5 +168,20 @@ TEST(HyperbandPlan, APlanFarBeyondAnySearchIsRefused) {
     EXPECT_EQ(plan_totals(hyperband_plan(o)).trials, 1000 * plan_totals(hyperband_plan({variant, 25, 2, 1})).trials);
     o.max_planned_trials = 1000;
     EXPECT_THROW(hyperband_plan(o), ConfigError);
+  }
+}
+
+// Found by fuzz/run.sh: a float grid that does not start on a multiple of its step sampled
+// values outside its range (min 0.005, step 5.005 gave 0).
+TEST(SearchSpace, AGridOffTheMultiplesOfItsStepSamplesInsideItsRange) {
+  const auto space = SearchSpace::parse("[space]\nloss_rho = float 0.005 0.035 step=5.005 default=0.005\n"
+                                        "initial_learning_rate = float 0.0015 0.0115 step=0.005 default=0.0015\n");
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 50; ++i) {
+    const auto c = space.sample(rng);
+    EXPECT_EQ(c.at("loss_rho"), 0.005);
+    const double lr = c.at("initial_learning_rate");
+    EXPECT_GE(lr, 0.0015);
+    EXPECT_LE(lr, 0.0115 + 1e-12);
   }
 }

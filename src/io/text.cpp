@@ -92,6 +92,8 @@ std::chrono::system_clock::time_point parse_time_point(const std::string& text, 
     } catch (const ConfigError&) {
       throw bad();
     }
+    // Found by fuzz/run.sh: beyond the clock's range the conversion overflowed.
+    if (std::abs(seconds) > 1e10) throw ConfigError(what + ": '" + text + "' is more than 300 years away");
     const auto offset = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     return (text[0] == '+' ? Clock::now() : Clock::time_point{}) + offset;
   }

@@ -70,9 +70,12 @@ double Parameter::sample(std::mt19937_64& rng) const {
     case Kind::Float: {
       if (step > 0) {
         const auto n = static_cast<std::uint64_t>(std::floor((max - min) / step + 1e-9)) + 1;
-        // Round to the step grid so configurations print as the grid values.
         const double v = min + step * static_cast<double>(rng() % n);
-        return std::round(v / step) * step;
+        // Where the grid is made of multiples of the step, round away the float noise so that
+        // configurations print as the grid values; a grid that starts off a multiple (min 0.005,
+        // step 5.005) keeps its own points, which the rounding would move out of range.
+        const double rounded = std::round(v / step) * step;
+        return std::abs(rounded - v) <= 1e-9 * std::max(1.0, std::abs(v)) ? rounded : v;
       }
       const double u = uniform01(rng);
       return log ? std::exp(std::log(min) + u * (std::log(max) - std::log(min))) : min + u * (max - min);

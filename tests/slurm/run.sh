@@ -8,14 +8,14 @@
 #      the resumed search completed with no trial lost or run twice, and with the trials
 #      table of the same search run without interruption.
 # Stops every daemon it started, whatever happens.
-#   tests/slurm/run.sh [BUILD_DIR]   (as root, after scripts/build.sh and scripts/install-deps.sh --with-slurm)
+#   tests/slurm/run.sh [BUILD_DIR]   (as root, after scripts/build.sh and scripts/install-deps.sh --for-tests)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-$repo/build}" && pwd)
 # Exit status 77: skipped (ctest's SKIP_RETURN_CODE).
 [ "$(id -u)" -eq 0 ] || { echo "tests/slurm/run.sh: skipped: needs root (it starts slurmd)"; exit 77; }
 for tool in munged mungekey slurmctld slurmd sbatch scontrol squeue sinfo; do
-  command -v "$tool" >/dev/null || { echo "tests/slurm/run.sh: skipped: no $tool (scripts/install-deps.sh --with-slurm)"; exit 77; }
+  command -v "$tool" >/dev/null || { echo "tests/slurm/run.sh: skipped: no $tool (scripts/install-deps.sh --for-tests)"; exit 77; }
 done
 started=$(date +%s)
 work=$(mktemp -d /tmp/crimegraph-slurm.XXXXXX)
