@@ -459,3 +459,18 @@ TEST(Report, SchemaDocumentNamesEveryColumnAndAttribute) {
   for (const auto& c : kCurveColumns) EXPECT_NE(text.find(std::string("`") + c.name + "`"), std::string::npos) << c.name;
   for (const auto& a : kResultsAttributes) EXPECT_NE(text.find(std::string("`") + a.name + "`"), std::string::npos) << a.name;
 }
+
+TEST(Report, CompareShowsTwoSearchesSideBySide) {
+  fixture::TempDir dir;
+  const auto a = null_search(dir, "a.h5");
+  const auto b = write_complete(dir);
+  const auto out = fixture::run_command(kReport + " --compare " + a + " " + b);
+  ASSERT_EQ(out.exit_code, 0) << out.output;
+  EXPECT_NE(out.output.find("objective (differs)"), std::string::npos) << out.output;  // null against gldnet
+  EXPECT_NE(out.output.find("23 of "), std::string::npos) << out.output;  // the null search's 23 trials
+  EXPECT_NE(out.output.find("4 of 4"), std::string::npos) << out.output;
+  EXPECT_NE(out.output.find("87.5%"), std::string::npos) << "the written file's utilisation\n" << out.output;
+  EXPECT_NE(out.output.find("0.6100"), std::string::npos) << "the second file's final test hit rate\n" << out.output;
+  const auto one = fixture::run_command(kReport + " --compare " + a);
+  EXPECT_EQ(one.exit_code, 1) << one.output;
+}

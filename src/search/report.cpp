@@ -204,9 +204,9 @@ void print_report(const ResultsReader& r, const ReportSummary& s, std::ostream& 
 
 void print_comparison(const ResultsReader& a, const ReportSummary& sa, const ResultsReader& b,
                       const ReportSummary& sb, std::ostream& out) {
-  out << fmt::format("{:<24} {:>28} {:>28}\n", "", a.setting("name"), b.setting("name"));
+  out << fmt::format("{:<32} {:>28} {:>28}\n", "", a.setting("name"), b.setting("name"));
   const auto row = [&](const std::string& what, const std::string& x, const std::string& y) {
-    out << fmt::format("{:<24} {:>28} {:>28}\n", what, x, y);
+    out << fmt::format("{:<32} {:>28} {:>28}\n", what, x, y);
   };
   row("file", a.path().substr(a.path().find_last_of('/') + 1), b.path().substr(b.path().find_last_of('/') + 1));
   row("status", a.setting("status"), b.setting("status"));
@@ -232,8 +232,9 @@ void print_comparison(const ResultsReader& a, const ReportSummary& sa, const Res
         score_text(attribute_number(b.final_result(), name)));
   }
   row("search time", seconds_text(sa.wall_seconds), seconds_text(sb.wall_seconds));
-  row("worker utilisation", score_text(attribute_number(a.settings(), "worker_utilisation")),
-      score_text(attribute_number(b.settings(), "worker_utilisation")));
+  const auto percent = [](double v) { return std::isfinite(v) ? fmt::format("{:.1f}%", 100.0 * v) : std::string("-"); };
+  row("worker utilisation", percent(attribute_number(a.settings(), "worker_utilisation")),
+      percent(attribute_number(b.settings(), "worker_utilisation")));
 }
 
 void write_csv(const Table& table, const std::vector<std::string>& columns, std::ostream& out) {
