@@ -2,7 +2,8 @@
 # Fuzzes the text parsers with libFuzzer (Debian's clang and libclang-rt-14-dev), under
 # AddressSanitizer and UndefinedBehaviorSanitizer: the search-space parser, what the events
 # import does to each CSV row (splitting, dates, category files), and job/model settings.
-#   fuzz/run.sh [RUNS] [BUILD_DIR]   (default 20000 inputs per target; deterministic: -seed=1)
+#   fuzz/run.sh [RUNS] [BUILD_DIR]   (default 20000 inputs per target, seed $FUZZ_SEED or 1; the
+#   values a parser compares with, such as the clock, steer the mutations, so runs can differ)
 # Inputs that once crashed stay in fuzz/regressions/TARGET/ and are run first. A crash or a
 # hang (over 10 s) fails the run and leaves its input in BUILD_DIR/fuzz/crash-*.
 # Exit status 77: skipped (no clang or libFuzzer).
@@ -43,7 +44,7 @@ for target in fuzz_search_space fuzz_event_rows fuzz_config; do
       { echo "$target: a kept regression input fails again"; tail -20 "$out/$name-regressions.log"; status=1; }
   fi
   start=$(date +%s)
-  if "$out/$target" -seed=1 -runs="$runs" -timeout=10 -max_len=4096 -artifact_prefix="$out/crash-$name-" \
+  if "$out/$target" -seed="${FUZZ_SEED:-1}" -runs="$runs" -timeout=10 -max_len=4096 -artifact_prefix="$out/crash-$name-" \
        "$corpus" >"$out/$name.log" 2>&1; then
     echo "$target: $runs inputs in $(( $(date +%s) - start )) s, no crash ($(grep -o 'cov: [0-9]*' "$out/$name.log" | tail -1))"
   else
