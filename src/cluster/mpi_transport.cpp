@@ -110,16 +110,23 @@ Message MpiTransport::receive(int source) {
   return *probe_and_receive(source, std::nullopt, waiting_seconds_, waiting_cpu_seconds_);
 }
 
-void MpiTransport::barrier() {
-  MPI_Request request{};
-  check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+namespace {
+// Waits, without spinning, for a non-blocking collective to complete.
+void wait_for(MPI_Request& request, double& wall, double& cpu) {
   wait_backoff(
       [&] {
         int done = 0;
         check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
         return done != 0;
       },
-      std::nullopt, waiting_seconds_, waiting_cpu_seconds_);
+      std::nullopt, wall, cpu);
+}
+}  // namespace
+
+void MpiTransport::barrier() {
+  MPI_Request request{};
+  check(MPI_Ibarrier(MPI_COMM_WORLD, &request), "MPI_Ibarrier");
+  wait_for(request, waiting_seconds_, waiting_cpu_seconds_);
 }
 
 std::vector<int> MpiTransport::gather(int value) {
@@ -129,13 +136,7 @@ std::vector<int> MpiTransport::gather(int value) {
   std::vector<int> all(rank == 0 ? static_cast<std::size_t>(size) : 0);
   MPI_Request request{};
   check(MPI_Igather(&value, 1, MPI_INT, all.data(), 1, MPI_INT, 0, MPI_COMM_WORLD, &request), "MPI_Igather");
-  wait_backoff(
-      [&] {
-        int done = 0;
-        check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-        return done != 0;
-      },
-      std::nullopt, waiting_seconds_, waiting_cpu_seconds_);
+  wait_for(request, waiting_seconds_, waiting_cpu_seconds_);
   return all;
 }
 
