@@ -42,7 +42,7 @@ int synth(int argc, const char* const* argv) {
       ("nodes", po::value<std::int32_t>(&grid.nodes)->default_value(grid.nodes), "street segments of the synthetic grid")
       ("graph", po::value<std::string>(), "use the street graph of this dataset file instead of a grid")
       ("days", po::value<std::int32_t>(&events.days)->default_value(events.days), "days to simulate")
-      ("seed", po::value<std::uint64_t>(&events.seed)->default_value(events.seed), "random seed")
+      ("seed", po::value<std::int64_t>()->default_value(static_cast<std::int64_t>(events.seed)), "random seed")
       ("start-date", po::value<std::string>()->default_value("2014-01-01"), "calendar date of the first day")
       ("smoothing", po::value<double>(&events.smoothing)->default_value(events.smoothing),
        "exponential smoothing factor of the feature channels")
@@ -55,6 +55,7 @@ int synth(int argc, const char* const* argv) {
   if (!parse_options(argc, argv, desc, {}, vm, "Usage: crimegraph-prepare synth --out FILE.h5 [options]")) return 0;
   setup_logging(vm["log-level"].as<std::string>());
   events.start_day = parse_iso_date(vm["start-date"].as<std::string>());
+  events.seed = non_negative(vm, "seed");
   grid.seed = events.seed;
 
   const auto t0 = std::chrono::steady_clock::now();
@@ -198,6 +199,10 @@ int events(int argc, const char* const* argv) {
   o.strict = vm.count("strict") > 0;
   if (vm.count("start-date")) o.first_day = parse_iso_date(vm["start-date"].as<std::string>());
   if (vm.count("end-date")) o.last_day = parse_iso_date(vm["end-date"].as<std::string>());
+  if (o.first_day && o.last_day && *o.last_day < *o.first_day) {
+    throw ConfigError("--end-date " + vm["end-date"].as<std::string>() + " is before --start-date " +
+                      vm["start-date"].as<std::string>());
+  }
   auto categories = vm.count("categories") ? CategoryMap::from_file(vm["categories"].as<std::string>())
                                            : CategoryMap::original_study();
   const auto graph_path = vm["graph"].as<std::string>();

@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
     add_standard_options(desc);
     desc.add_options()
         ("results", po::value<std::string>(), "the results file (a running search's .partial is read safely)")
-        ("top", po::value<std::size_t>()->default_value(10), "how many of the best configurations to list")
+        ("top", po::value<std::int64_t>()->default_value(10), "how many of the best configurations to list")
         ("csv", po::value<std::string>(), "write the trials table as CSV to this file ('-' for stdout)")
         ("columns", po::value<std::string>(), "with --csv: only these columns, comma-separated, in this order")
         ("curves-csv", po::value<std::string>(), "write the learning curves (one row per epoch) as CSV")
@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
       std::cout << schema_markdown();
       return 0;
     }
-    const auto top = vm["top"].as<std::size_t>();
+    const auto top = static_cast<std::size_t>(non_negative(vm, "top"));
     if (vm.count("compare")) {
       const auto files = vm["compare"].as<std::vector<std::string>>();
       if (files.size() != 2) throw ConfigError("--compare takes two results files");

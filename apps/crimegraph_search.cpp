@@ -8,6 +8,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -99,7 +100,7 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       ("dataset", po::value<std::string>()->default_value("synthetic"), "dataset file, or 'synthetic' to generate one")
       ("synthetic-nodes", po::value<std::int32_t>()->default_value(300), "segments of the generated synthetic city")
       ("synthetic-days", po::value<std::int32_t>()->default_value(1000), "days of the generated synthetic city")
-      ("synthetic-seed", po::value<std::uint64_t>()->default_value(1), "seed of the generated synthetic city")
+      ("synthetic-seed", po::value<std::int64_t>()->default_value(1), "seed of the generated synthetic city")
       ("synthetic-graph", po::value<std::string>()->default_value(""),
        "street graph file for the synthetic events (default: a generated grid of --synthetic-nodes)")
       ("space", po::value<std::string>()->default_value("configs/space-default.ini"), "search space file")
@@ -114,7 +115,7 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
        "refuse a plan of more trials than this (a mistyped --max-epochs or --iterations)")
       ("ranking", po::value<std::string>()->default_value("best-epoch"),
        "rank trials by their best-epoch or last-epoch validation hit rate")
-      ("seed", po::value<std::uint64_t>()->default_value(1), "search seed: configurations and trial seeds")
+      ("seed", po::value<std::int64_t>()->default_value(1), "search seed: configurations and trial seeds")
       ("threads", po::value<std::int32_t>()->default_value(1), "intra-op threads per worker")
       ("deadline", po::value<std::string>(),
        "when this run must have ended (YYYY-MM-DDTHH:MM:SS local time, as squeue prints a job's end, or +SECONDS): "
@@ -146,7 +147,7 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
   po::variables_map vm;
   try {
     // No positional arguments: a stray word is an error, not silently ignored.
-    po::store(po::command_line_parser(argc, argv).options(desc).positional(po::positional_options_description{}).run(), vm);
+    store_command_line(argc, argv, desc, {}, vm);
     if (vm.count("help")) {
       std::cout << kUsage << "\n\n" << desc << "\n";
       exit_now = true;
@@ -160,27 +161,25 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     Job job;
     if (vm.count("job")) {
       job.job_path = vm["job"].as<std::string>();
-      std::ifstream in(job.job_path);
-      if (!in) throw ConfigError("cannot read job file '" + job.job_path + "'");
-      std::stringstream text;
-      text << in.rdbuf();
-      job.job_text = text.str();
-      std::istringstream again(job.job_text);
-      po::store(po::parse_config_file(again, desc), vm);
+      job.job_text = read_text_file(job.job_path, "job file");
+      const auto keys = store_config_text(job.job_text, job.job_path, "job file", desc, vm);
+      if (std::find(keys.begin(), keys.end(), "job") != keys.end()) {
+        throw ConfigError("job file '" + job.job_path + "' names another job file (a job cannot include one)");
+      }
     }
     po::notify(vm);
     job.name = vm["name"].as<std::string>();
     // The name becomes results/NAME.h5: a plain file name, not a path out of results/.
-    if (job.name.empty() || job.name[0] == '.' ||
+    if (job.name.empty() || job.name[0] == '.' || job.name.size() > 128 ||
         job.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos) {
-      throw ConfigError("--name '" + job.name + "' must be letters, digits, '.', '_' or '-' (not starting with '.'); "
+      throw ConfigError("--name '" + job.name.substr(0, 160) + "' must be up to 128 letters, digits, '.', '_' or '-' (not starting with '.'); "
                         "--out chooses another place for the results");
     }
     job.dataset = vm["dataset"].as<std::string>();
     if (job.dataset != "synthetic") job.dataset = locate(job.dataset, job.job_path);
     job.synthetic_nodes = vm["synthetic-nodes"].as<std::int32_t>();
     job.synthetic_days = vm["synthetic-days"].as<std::int32_t>();
-    job.synthetic_seed = vm["synthetic-seed"].as<std::uint64_t>();
+    job.synthetic_seed = non_negative(vm, "synthetic-seed");
     job.synthetic_graph = vm["synthetic-graph"].as<std::string>();
     if (!job.synthetic_graph.empty()) job.synthetic_graph = locate(job.synthetic_graph, job.job_path);
     job.space_path = locate(vm["space"].as<std::string>(), job.job_path);
@@ -198,7 +197,7 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.hyperband.max_planned_trials = vm["max-planned-trials"].as<std::int64_t>();
     job.hyperband.validate();
     job.ranking = parse_ranking(vm["ranking"].as<std::string>());
-    job.seed = vm["seed"].as<std::uint64_t>();
+    job.seed = non_negative(vm, "seed");
     job.threads = vm["threads"].as<std::int32_t>();
     if (job.threads < 1) throw ConfigError("--threads must be at least 1");
     if (vm.count("deadline")) job.deadline = parse_time_point(vm["deadline"].as<std::string>(), "--deadline");
@@ -511,12 +510,12 @@ int run(int argc, char** argv) {
     return status;
   } catch (const Error& e) {
     // An error on one rank would leave the others waiting: report it and end the whole job.
-    std::cerr << "crimegraph-search: error (rank " << mpi.rank() << "): " << e.what() << "\n" << std::flush;
+    std::cerr << "crimegraph-search: error (rank " << mpi.rank() << "): " << one_line(e.what()) << "\n" << std::flush;
     if (mpi.size() > 1) mpi.abort(1);
     return 1;
   } catch (const std::exception& e) {
     // Not the project's own (a bug, or out of memory): the same, with the status of a bug.
-    std::cerr << "crimegraph-search: internal error (rank " << mpi.rank() << "): " << e.what() << "\n" << std::flush;
+    std::cerr << "crimegraph-search: internal error (rank " << mpi.rank() << "): " << one_line(e.what()) << "\n" << std::flush;
     if (mpi.size() > 1) mpi.abort(2);
     return 2;
   }

@@ -75,7 +75,7 @@ int main(int argc, char** argv) {
         ("evaluate", po::bool_switch(), "with --from: score the file's final retrained model on the test split "
                                         "(or, with --trial, the best trial's kept state) without training")
         ("epochs", po::value<std::int32_t>()->default_value(25), "training epochs")
-        ("seed", po::value<std::uint64_t>()->default_value(1), "seed of weight initialisation and batch order")
+        ("seed", po::value<std::int64_t>()->default_value(1), "seed of weight initialisation and batch order")
         ("threads", po::value<std::int32_t>()->default_value(1), "intra-op threads")
         ("coverage", po::value<double>()->default_value(0.2), "share of segments flagged by the hit rate")
         ("hit-rate", po::value<std::string>()->default_value("day-mean"), "day-mean, event-weighted or street-length")
@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
     if (epochs < 1) throw ConfigError("--epochs must be at least 1");
     if (vm.count("save")) check_output_path(vm["save"].as<std::string>(), "--save");
     TrainerOptions options;
-    options.seed = vm["seed"].as<std::uint64_t>();
+    options.seed = non_negative(vm, "seed");
     options.threads = vm["threads"].as<std::int32_t>();
     if (options.threads < 1) throw ConfigError("--threads must be at least 1");
     if (const auto cores = std::thread::hardware_concurrency(); cores > 0 && options.threads > static_cast<int>(cores)) {

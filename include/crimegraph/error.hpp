@@ -36,4 +36,8 @@ class MpiError : public Error {
   using Error::Error;
 };
 
+/// `message` made safe to print as one line: line breaks, NUL and other control bytes (which a
+/// bad input can carry into a message) become "\xHH", and it is cut at 2,000 bytes.
+std::string one_line(const std::string& message);
+
 }  // namespace crimegraph

@@ -63,11 +63,18 @@ std::vector<IniEntry> ini_section(const std::string& text, const std::string& se
 }
 
 std::string read_text_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw ConfigError(what + " '" + path + "' is a folder, not a file");
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError("cannot read " + what + " '" + path + "'");
   std::stringstream ss;
   ss << in.rdbuf();
-  return ss.str();
+  if (in.bad()) throw ConfigError("cannot read " + what + " '" + path + "'");
+  std::string text = ss.str();
+  if (const auto nul = text.find('\0'); nul != std::string::npos) {
+    throw ConfigError(what + " '" + path + "' is not a text file (a NUL byte at offset " + std::to_string(nul) + ")");
+  }
+  return text;
 }
 
 std::string utc_timestamp() {

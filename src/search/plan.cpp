@@ -19,9 +19,9 @@ HyperbandVariant parse_variant(const std::string& text) {
 }
 
 void HyperbandOptions::validate() const {
-  if (max_epochs < 1) throw ConfigError("max_epochs must be at least 1");
-  if (factor < 2) throw ConfigError("the Hyperband factor must be at least 2");
-  if (iterations < 1) throw ConfigError("hyperband iterations must be at least 1");
+  if (max_epochs < 1) throw ConfigError("max-epochs must be at least 1 (got " + std::to_string(max_epochs) + ")");
+  if (factor < 2) throw ConfigError("the Hyperband factor must be at least 2 (got " + std::to_string(factor) + ")");
+  if (iterations < 1) throw ConfigError("iterations must be at least 1 (got " + std::to_string(iterations) + ")");
   if (min_epochs < 1 || min_epochs > max_epochs) throw ConfigError("min_epochs must be in 1..max_epochs");
   if (max_planned_trials < 1) throw ConfigError("the largest plan allowed must be at least 1 trial");
 }

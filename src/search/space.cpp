@@ -173,6 +173,8 @@ SearchSpace SearchSpace::parse(const std::string& text, const std::string& origi
         p.log = true;
       } else if (w == "ordered") {
         p.ordered = true;
+      } else if (w.find('=') != std::string::npos) {
+        throw ConfigError(where + ": unknown option '" + w + "' of '" + p.name + "' (step=, default=, log or ordered)");
       } else {
         pos.push_back(w);
       }

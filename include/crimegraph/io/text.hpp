@@ -23,7 +23,8 @@ struct IniEntry {
 /// The entries of `[section]` in INI text (comments start with # or ;). A line without '=' in
 /// that section is a ConfigError naming origin:line.
 std::vector<IniEntry> ini_section(const std::string& text, const std::string& section, const std::string& origin);
-/// The whole text of a file; throws ConfigError "cannot read <what> '<path>'".
+/// The whole text of a file; throws ConfigError "cannot read <what> '<path>'", and for a
+/// folder or a file with a NUL byte (not text).
 std::string read_text_file(const std::string& path, const std::string& what);
 
 /// Writes a file the safe way: `write` fills "<path>.tmp-<pid>", which is then renamed over
