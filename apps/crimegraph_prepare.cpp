@@ -108,7 +108,7 @@ int graph(int argc, const char* const* argv) {
       ("crs", po::value<std::string>()->default_value("EPSG:26985"), "metric CRS to work in")
       ("bbox", po::value<std::string>(), "keep segments intersecting minLat,minLon,maxLat,maxLon")
       ("alpha", po::value<double>()->default_value(750.0), "Gaussian edge weight width, metres")
-      ("id-field", po::value<std::string>()->default_value("OBJECTID"), "segment id field (default: OBJECTID, else the feature id)")
+      ("id-field", po::value<std::string>()->default_value(""), "segment id field (default: OBJECTID if present, else the feature id)")
       ("name-field", po::value<std::string>()->default_value(""), "street name field (default: ROAD_NAME or name)");
   po::positional_options_description pos;
   pos.add("input", 1);

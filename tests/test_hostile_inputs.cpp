@@ -444,8 +444,344 @@ std::vector<Case> space_cases() {
   };
 }
 
+// A copy of the good city as the case's bad.h5, with element `index` of `object` set to `value`.
+template <class T>
+std::function<void(const fs::path&)> poked(const std::string& object, std::size_t index, T value) {
+  return [object, index, value](const fs::path& d) {
+    copy(good().city, d / "bad.h5");
+    auto f = h5::File::open_read_write((d / "bad.h5").string());
+    h5::Dims dims;
+    auto data = f.read<T>(object, &dims);
+    data.at(index) = value;
+    f.remove(object);
+    f.write(object, data.data(), dims);
+  };
+}
+
+// A copy of the good city changed by `change` through the HDF5 adapter.
+std::function<void(const fs::path&)> edited(std::function<void(h5::File&)> change) {
+  return [change](const fs::path& d) {
+    copy(good().city, d / "bad.h5");
+    auto f = h5::File::open_read_write((d / "bad.h5").string());
+    change(f);
+  };
+}
+
+std::function<void(const fs::path&)> bytes(const std::string& name, std::function<std::string()> make) {
+  return [name, make](const fs::path& d) { write(d / name, make()); };
+}
+
+struct Mutation {
+  std::string name, message;
+  std::function<void(const fs::path&)> setup;
+};
+
+// Every way the dataset can be bad, given to every tool that reads one.
+std::vector<Case> dataset_cases() {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<Mutation> mutations = {
+      {"NotHdf5", "bad.h5", bytes("bad.h5", [] { return std::string("date,count\n2019-01-01,3\n"); })},
+      {"Empty", "bad.h5", bytes("bad.h5", [] { return std::string(); })},
+      {"Truncated", "bad.h5", [](const fs::path& d) { truncated_copy(good().city, d / "bad.h5"); }},
+      {"GarbageAfterTheSignature", "bad.h5",
+       bytes("bad.h5", [] { return std::string("\x89HDF\r\n\x1a\n", 8) + garbage(4096, 3); })},
+      {"IsADirectory", "bad.h5", [](const fs::path& d) { fs::create_directory(d / "bad.h5"); }},
+      {"Missing", "bad.h5", {}},
+      {"NanFeature", "tensor/features", poked<float>("/tensor/features", 1234, nan)},
+      {"InfiniteFeature", "tensor/features", poked<float>("/tensor/features", 77, std::numeric_limits<float>::infinity())},
+      {"NegativeFeature", "tensor/features", poked<float>("/tensor/features", 5, -3.0f)},
+      {"NegativeLabel", "tensor/label", poked<std::int32_t>("/tensor/label", 100, -1)},
+      {"NegativeCount", "tensor/counts", poked<std::int32_t>("/tensor/counts", 100, -4)},
+      {"NanEdgeWeight", "weight nan", poked<double>("/graph/edge_weight", 0, std::nan(""))},
+      {"NegativeEdgeWeight", "weight -0.5", poked<double>("/graph/edge_weight", 1, -0.5)},
+      {"HugeEdgeWeight", "weight 1e+300", poked<double>("/graph/edge_weight", 2, 1e300)},
+      {"EdgeToAMissingNode", "edge (0, 30)", poked<std::int32_t>("/graph/edges", 1, 30)},
+      {"EdgeToANegativeNode", "edge (-7, 1)", poked<std::int32_t>("/graph/edges", 0, -7)},
+      {"NanCoordinate", "node 3", poked<double>("/graph/x_m", 3, std::nan(""))},
+      {"NoFeatures", "tensor/features", edited([](h5::File& f) { f.remove("/tensor/features"); })},
+      {"NoLabel", "tensor/label", edited([](h5::File& f) { f.remove("/tensor/label"); })},
+      {"NoGraph", "graph", edited([](h5::File& f) { f.remove("/graph"); })},
+      {"FeaturesOfTwoAxes", "tensor/features", edited([](h5::File& f) {
+         h5::Dims dims;
+         const auto x = f.read<float>("/tensor/features", &dims);
+         f.remove("/tensor/features");
+         f.write("/tensor/features", x.data(), {dims[0], dims[1] * dims[2]});
+       })},
+      {"LabelOfTooFewDays", "tensor/label", edited([](h5::File& f) {
+         h5::Dims dims;
+         const auto y = f.read<std::int32_t>("/tensor/label", &dims);
+         f.remove("/tensor/label");
+         f.write("/tensor/label", y.data(), {dims[0] - 1, dims[1]});
+       })},
+      {"NodeCountDisagrees", "shape", edited([](h5::File& f) { f.set_attribute("/graph", "nodes", std::int64_t{31}); })},
+      {"AnotherFormat", "format", edited([](h5::File& f) { f.set_attribute("", "format", std::string("netcdf")); })},
+      {"FutureFormatVersion", "format version 99",
+       edited([](h5::File& f) { f.set_attribute("", "format_version", std::int64_t{99}); })},
+      {"CalendarWithAGap", "calendar", [](const fs::path& d) {
+         copy(good().city, d / "bad.h5");
+         auto f = h5::File::open_read_write((d / "bad.h5").string());
+         auto days = f.read<std::int32_t>("/calendar/day_number");
+         for (std::size_t i = 50; i < days.size(); ++i) days[i] += 3;
+         f.remove("/calendar/day_number");
+         f.write("/calendar/day_number", days);
+       }},
+      {"ResultsFileInstead", "format", [](const fs::path& d) { copy(good().finished, d / "bad.h5"); }},
+  };
+  const std::vector<std::pair<std::string, std::string>> tools = {
+      {"Inspect", "{prepare} inspect bad.h5"},
+      {"Train", "{train} --dataset bad.h5 --epochs 1 --save out.ckpt"},
+      {"Search", "{search} --job {job} --dataset bad.h5 --out out.h5"},
+      {"Predict", "{predict} --results {finished} --model best --dataset bad.h5 --out out"},
+      {"SynthOnItsGraph", "{prepare} synth --graph bad.h5 --days 100 --out out.h5"},
+  };
+  std::vector<Case> cases;
+  for (const auto& m : mutations) {
+    for (const auto& [tool, command] : tools) {
+      // The synthetic city takes only the street graph: the tensor's faults are not its input.
+      const bool tensor_only = m.message.rfind("tensor", 0) == 0 || m.message.rfind("calendar", 0) == 0;
+      if (tool == "SynthOnItsGraph" && tensor_only) continue;
+      // A search loads only the model's inputs and labels, never the raw counts.
+      if (tool == "Search" && m.message == "tensor/counts") continue;
+      cases.push_back({m.name + "To" + tool, command, m.message, 1, m.setup});
+    }
+  }
+  return cases;
+}
+
+// --- results and checkpoints files given to --resume, crimegraph-report and -train ---
+
+std::function<void(const fs::path&)> partial(std::function<void(const fs::path&)> results,
+                                             std::function<void(const fs::path&)> checkpoints) {
+  return [results, checkpoints](const fs::path& d) {
+    if (results) results(d / "out.h5.partial");
+    if (checkpoints) checkpoints(d / "out.h5.checkpoints");
+  };
+}
+std::function<void(const fs::path&)> copy_of(const std::string& which) {
+  return [which](const fs::path& to) { copy(expand(which), to); };
+}
+std::function<void(const fs::path&)> half_of(const std::string& which) {
+  return [which](const fs::path& to) { truncated_copy(expand(which), to); };
+}
+std::function<void(const fs::path&)> text_of(const std::string& text) {
+  return [text](const fs::path& to) { write(to, text); };
+}
+std::function<void(const fs::path&)> folder() {
+  return [](const fs::path& to) { fs::create_directory(to); };
+}
+std::function<void(const fs::path&)> as(const std::string& name, std::function<void(const fs::path&)> make) {
+  return [name, make](const fs::path& d) { make(d / name); };
+}
+
+const std::string kResume = "{search} --job {job} --out out.h5 --resume";
+
+std::vector<Case> results_cases() {
+  const auto good_partial = copy_of("{stopped}.partial");
+  const auto good_checkpoints = copy_of("{stopped}.checkpoints");
+  return {
+      {"ResumeGarbageResults", kResume, "out.h5.partial", 1, partial(text_of(garbage(5000, 4)), good_checkpoints)},
+      {"ResumeEmptyResults", kResume, "out.h5.partial", 1, partial(text_of(""), good_checkpoints)},
+      {"ResumeTruncatedResults", kResume, "out.h5.partial", 1, partial(half_of("{stopped}.partial"), good_checkpoints)},
+      {"ResumeResultsIsAFolder", kResume, "out.h5.partial", 1, partial(folder(), good_checkpoints)},
+      {"ResumeDatasetAsResults", kResume, "out.h5.partial", 1, partial(copy_of("{city}"), good_checkpoints)},
+      {"ResumeGarbageCheckpoints", kResume, "out.h5.checkpoints", 1, partial(good_partial, text_of(garbage(5000, 5)))},
+      {"ResumeTruncatedCheckpoints", kResume, "out.h5.checkpoints", 1,
+       partial(good_partial, half_of("{stopped}.checkpoints"))},
+      {"ResumeMissingCheckpoints", kResume, "out.h5.checkpoints", 1, partial(good_partial, {})},
+      {"ResumeCheckpointsOfAnotherSearch", kResume, "search_id", 1,
+       partial(good_partial, copy_of("{other_stopped}.checkpoints"))},
+      {"ResumeWithAnotherSeed", kResume + " --seed 5", "seed", 1, partial(good_partial, good_checkpoints)},
+      {"ResumeWithAnotherSpace", kResume + " --space space.ini", "space", 1, [](const fs::path& d) {
+         partial(copy_of("{stopped}.partial"), copy_of("{stopped}.checkpoints"))(d);
+         write(d / "space.ini", "[space]\nnum_ldn_layers = int 1 3\n");
+       }},
+      {"ResumeFinishedOfAnotherSearch", kResume + " --seed 5", "seed", 1, as("out.h5", copy_of("{finished}"))},
+      {"NewSearchOverAFinishedOne", "{search} --job {job} --out out.h5", "--overwrite", 1,
+       as("out.h5", copy_of("{finished}"))},
+      {"NewSearchOverAnUnfinishedOne", "{search} --job {job} --out out.h5", "--resume", 1,
+       partial(good_partial, good_checkpoints)},
+      {"ReportGarbage", "{report} bad.h5", "bad.h5", 1, as("bad.h5", text_of(garbage(3000, 6)))},
+      {"ReportEmpty", "{report} bad.h5", "bad.h5", 1, as("bad.h5", text_of(""))},
+      {"ReportTruncated", "{report} bad.h5", "bad.h5", 1, as("bad.h5", half_of("{finished}"))},
+      {"ReportDataset", "{report} {city}", "city.h5", 1},
+      {"ReportFolder", "{report} bad.h5", "bad.h5", 1, as("bad.h5", folder())},
+      {"ReportMissing", "{report} bad.h5", "bad.h5", 1},
+      {"ReportFutureVersion", "{report} bad.h5", "format version 99", 1, [](const fs::path& d) {
+         copy(good().finished, d / "bad.h5");
+         h5::File::open_read_write((d / "bad.h5").string()).set_attribute("", "format_version", std::int64_t{99});
+       }},
+      {"ReportCompareWithGarbage", "{report} --compare {finished} bad.h5", "bad.h5", 1,
+       as("bad.h5", text_of(garbage(3000, 7)))},
+      {"TrainFromGarbage", "{train} --dataset {city} --from bad.h5 --trial 0 --epochs 1", "bad.h5", 1,
+       as("bad.h5", text_of(garbage(3000, 8)))},
+      {"TrainFromAMissingTrial", "{train} --dataset {city} --from {finished} --trial 99999 --epochs 1", "99999"},
+      {"PredictFromGarbage", "{predict} --results bad.h5 --dataset {city} --out out", "bad.h5", 1,
+       as("bad.h5", text_of(garbage(3000, 9)))},
+  };
+}
+
+// --- crime report CSVs, node/edge CSVs, GIS layers and GraphML ---------------------------------
+
+std::string events_header() { return "Date,Type,Latitude,Longitude\n"; }
+
+std::string gzipped(const std::string& text) {
+  // A gzip stream through the system's gzip, as a user's file would be made.
+  const auto dir = fs::temp_directory_path() / ("crimegraph-gz-" + std::to_string(std::random_device{}()));
+  fs::create_directories(dir);
+  write(dir / "x.csv", text);
+  fixture::run_command("gzip -n " + (dir / "x.csv").string());
+  auto z = read_all(dir / "x.csv.gz");
+  fs::remove_all(dir);
+  return z;
+}
+
+const std::string kImport = "{prepare} events --graph {graph} bad.csv --out out.h5";
+std::function<void(const fs::path&)> csv(std::function<std::string()> make) { return bytes("bad.csv", make); }
+std::function<std::string()> text(const std::string& t) {
+  return [t] { return t; };
+}
+std::function<std::string()> good_events_plus(const std::string& extra) {
+  return [extra] { return read_all(good().events) + extra; };
+}
+
+std::vector<Case> csv_cases() {
+  return {
+      {"Empty", kImport, "bad.csv", 1, csv(text(""))},
+      {"HeaderOnly", kImport, "no rows", 1, csv(text(events_header()))},
+      {"NoDateColumn", kImport, "Date", 1, csv(text("When,Type,Latitude,Longitude\n2019-03-01,Assault,39.3,-76.615\n"))},
+      {"NoLatitudeColumn", kImport, "Latitude", 1, csv(text("Date,Type,Lat,Longitude\n2019-03-01,Assault,39.3,-76.615\n"))},
+      {"SemicolonSeparated", kImport, "Date", 1, csv(text("Date;Type;Latitude;Longitude\n2019-03-01;Assault;39.3;-76.615\n"))},
+      {"NoDateParses", kImport, "no events", 1,
+       csv(text(events_header() + "yesterday,Assault,39.30,-76.615\nthe 3rd,Assault,39.31,-76.615\n"))},
+      {"NoCoordinateParses", kImport, "no events", 1,
+       csv(text(events_header() + "2019-03-01,Assault,north,west\n2019-03-02,Assault,,\n"))},
+      {"NanCoordinates", kImport, "no events", 1,
+       csv(text(events_header() + "2019-03-01,Assault,nan,nan\n2019-03-02,Assault,inf,-inf\n"))},
+      {"AllOutsideTheBox", kImport, "no events", 1,
+       csv(text(events_header() + "2019-03-01,Assault,40.5,-75.0\n2019-03-02,Assault,40.5,-75.0\n"))},
+      {"OneRow", kImport, "days", 1, csv(text(events_header() + "2019-03-01,Assault,39.30,-76.615\n"))},
+      {"TooFewDays", kImport, "days", 1, [](const fs::path& d) {
+         std::string s = events_header();
+         for (int i = 1; i <= 5; ++i) s += "2019-03-0" + std::to_string(i) + ",Assault,39.30,-76.615\n";
+         write(d / "bad.csv", s);
+       }},
+      {"OneEventCenturiesLater", kImport, "2200", 1, csv(good_events_plus("2200-01-01,Assault,39.30,-76.615\n"))},
+      {"BinaryGarbage", kImport, "bad.csv", 1, csv([] { return garbage(20000, 10); })},
+      {"UnclosedQuote", kImport, "no events", 1, csv(text(events_header() + "\"2019-03-01,Assault,39.30,-76.615\n"))},
+      {"OneHugeLine", kImport, "bad.csv", 1, csv([] { return events_header() + std::string(30 << 20, 'x') + "\n"; })},
+      {"TruncatedGzip", "{prepare} events --graph {graph} bad.csv.gz --out out.h5", "bad.csv.gz", 1,
+       bytes("bad.csv.gz", [] {
+         const auto z = gzipped(read_all(good().events));
+         return z.substr(0, z.size() / 2);
+       })},
+      {"GzipOfGarbage", "{prepare} events --graph {graph} bad.csv.gz --out out.h5", "bad.csv.gz", 1,
+       bytes("bad.csv.gz", [] { return gzipped(garbage(5000, 11)); })},
+      {"StrictWithABadRow", kImport + " --strict", "bad.csv:3", 1,
+       csv([] { return events_header() + "2019-03-01,Assault,39.30,-76.615\n2019-03-02,Assault,north,west\n"; })},
+      {"IsADirectory", kImport, "bad.csv", 1, [](const fs::path& d) { fs::create_directory(d / "bad.csv"); }},
+      {"Missing", kImport, "bad.csv"},
+      {"CategoriesGarbage", "{prepare} events --graph {graph} {events} --categories cats.txt --out out.h5", "cats.txt",
+       1, bytes("cats.txt", [] { return garbage(500, 12); })},
+      {"CategoryNamedTwice", "{prepare} events --graph {graph} {events} --categories cats.txt --out out.h5", "Violent",
+       1, bytes("cats.txt", [] { return std::string("[categories]\nViolent = assault\nViolent = robbery\n"); })},
+      {"CategoriesEmpty", "{prepare} events --graph {graph} {events} --categories cats.txt --out out.h5", "cats.txt", 1,
+       bytes("cats.txt", [] { return std::string(); })},
+      {"NodesWithoutX", "{prepare} graph bad.csv --edges {edges} --out out.h5", "x", 1,
+       csv(text("id,name,y,length_m\na,Main,0,100\nb,Side,0,80\n"))},
+      {"NodesWithWordsForX", "{prepare} graph bad.csv --edges {edges} --out out.h5", "bad.csv", 1,
+       csv(text("id,name,x,y,length_m\na,Main,zero,0,100\nb,Side,100,0,80\n"))},
+      {"NodesWithNanLength", "{prepare} graph bad.csv --edges {edges} --out out.h5", "bad.csv", 1,
+       csv(text("id,name,x,y,length_m\na,Main,0,0,nan\nb,Side,100,0,80\n"))},
+      {"NodeIdTwice", "{prepare} graph bad.csv --edges {edges} --out out.h5", "a", 1,
+       csv(text("id,name,x,y,length_m\na,Main,0,0,100\na,Side,100,0,80\n"))},
+      {"NodesEmpty", "{prepare} graph bad.csv --edges {edges} --out out.h5", "bad.csv", 1, csv(text(""))},
+      {"EdgeToAnUnknownNode", "{prepare} graph {nodes} --edges bad.csv --out out.h5", "z", 1,
+       csv(text("u,v,distance_m\na,z,50\n"))},
+      {"EdgeWithNegativeDistance", "{prepare} graph {nodes} --edges bad.csv --out out.h5", "bad.csv", 1,
+       csv(text("u,v,distance_m\na,b,-50\n"))},
+      {"EdgeWithoutDistance", "{prepare} graph {nodes} --edges bad.csv --out out.h5", "distance_m", 1,
+       csv(text("u,v\na,b\n"))},
+      {"EdgesMissing", "{prepare} graph {nodes} --edges missing.csv --out out.h5", "missing.csv"},
+  };
+}
+
+const std::string kGis = "{prepare} graph bad.geojson --out out.h5";
+std::function<void(const fs::path&)> geojson(const std::string& t) {
+  return bytes("bad.geojson", [t] { return t; });
+}
+std::string feature(const std::string& geometry, const std::string& properties = R"({"OBJECTID": 1})") {
+  return R"({"type": "Feature", "properties": )" + properties + R"(, "geometry": )" + geometry + "}";
+}
+std::string collection(const std::string& features) {
+  return R"({"type": "FeatureCollection", "features": [)" + features + "]}";
+}
+
+std::vector<Case> gis_cases() {
+  const std::string line = R"({"type": "LineString", "coordinates": [[-76.620, 39.300], [-76.610, 39.300]]})";
+  return {
+      {"Empty", kGis, "bad.geojson", 1, geojson("")},
+      {"NotJson", kGis, "bad.geojson", 1, geojson("streets: North Ave, Charles St\n")},
+      {"TruncatedJson", kGis, "bad.geojson", 1,
+       bytes("bad.geojson", [] { const std::string s = Good::kStreets; return s.substr(0, s.size() / 2); })},
+      {"NoFeatures", kGis, "bad.geojson", 1, geojson(collection(""))},
+      {"PointsOnly", kGis, "bad.geojson", 1,
+       geojson(collection(feature(R"({"type": "Point", "coordinates": [-76.615, 39.30]})")))},
+      {"LineOfOnePoint", kGis, "bad.geojson", 1,
+       geojson(collection(feature(R"({"type": "LineString", "coordinates": [[-76.615, 39.30]]})")))},
+      {"CoordinatesFarOutOfRange", kGis, "bad.geojson", 1,
+       geojson(collection(feature(R"({"type": "LineString", "coordinates": [[1e300, 39.30], [-1e300, 39.31]]})")))},
+      {"OnlyNullGeometries", kGis, "bad.geojson", 1, geojson(collection(feature("null")))},
+      {"BinaryGarbage", kGis, "bad.geojson", 1, bytes("bad.geojson", [] { return garbage(3000, 13); })},
+      {"GarbageShapefile", "{prepare} graph bad.shp --out out.h5", "bad.shp", 1,
+       bytes("bad.shp", [] { return garbage(3000, 14); })},
+      {"BoxAroundNothing", "{prepare} graph {streets} --bbox 10,10,11,11 --out out.h5", "no line segments"},
+      {"IdFieldMissing", "{prepare} graph {streets} --id-field SEGMENT_ID --out out.h5", "SEGMENT_ID"},
+      {"NameFieldMissing", "{prepare} graph {streets} --name-field STREET --out out.h5", "STREET"},
+      {"IsADirectory", "{prepare} graph bad.geojson --out out.h5", "bad.geojson", 1,
+       [](const fs::path& d) { fs::create_directory(d / "bad.geojson"); }},
+      {"Missing", kGis, "bad.geojson"},
+  };
+}
+
+const std::string kGraphMlCmd = "{prepare} graph bad.graphml --out out.h5";
+std::function<void(const fs::path&)> graphml(std::function<std::string(std::string)> change) {
+  return bytes("bad.graphml", [change] { return change(Good::kGraphMl); });
+}
+
+std::vector<Case> graphml_cases() {
+  return {
+      {"Empty", kGraphMlCmd, "bad.graphml", 1, graphml(whole(""))},
+      {"NotXml", kGraphMlCmd, "bad.graphml", 1, graphml(whole("nodes: 1 2 3\n"))},
+      {"Truncated", kGraphMlCmd, "bad.graphml", 1, graphml([](std::string s) { return s.substr(0, s.size() / 2); })},
+      {"NoGraphElement", kGraphMlCmd, "bad.graphml", 1,
+       graphml(whole(R"(<?xml version="1.0"?><graphml xmlns="http://graphml.graphdrawing.org/xmlns"></graphml>)"))},
+      {"EdgeToAMissingNode", kGraphMlCmd, "9", 1, graphml(swap(R"(<edge source="2" target="4">)", R"(<edge source="2" target="9">)"))},
+      {"NodeWithoutCoordinates", kGraphMlCmd, "2", 1,
+       graphml(swap(R"(<node id="2"><data key="d1">39.310</data><data key="d2">-76.615</data></node>)", R"(<node id="2"/>)"))},
+      {"WordsForACoordinate", kGraphMlCmd, "north", 1, graphml(swap("<data key=\"d1\">39.315</data>", "<data key=\"d1\">north</data>"))},
+      {"NanCoordinate", kGraphMlCmd, "bad.graphml", 1, graphml(swap("<data key=\"d1\">39.315</data>", "<data key=\"d1\">nan</data>"))},
+      {"NodeIdTwice", kGraphMlCmd, "3", 1, graphml(swap(R"(<node id="4">)", R"(<node id="3">)"))},
+      {"NoEdges", kGraphMlCmd, "bad.graphml", 1, graphml([](std::string s) {
+         while (s.find("<edge ") != std::string::npos) {
+           const auto at = s.find("<edge "), end = s.find("</edge>", at) + 7;
+           s.erase(at, end - at);
+         }
+         return s;
+       })},
+      {"UnknownCrs", kGraphMlCmd, "999999", 1, graphml(swap("epsg:4326", "epsg:999999"))},
+      {"BinaryGarbage", kGraphMlCmd, "bad.graphml", 1, bytes("bad.graphml", [] { return garbage(3000, 15); })},
+      {"IsADirectory", kGraphMlCmd, "bad.graphml", 1, [](const fs::path& d) { fs::create_directory(d / "bad.graphml"); }},
+      {"Missing", kGraphMlCmd, "bad.graphml"},
+  };
+}
+
 INSTANTIATE_TEST_SUITE_P(Options, HostileInput, ::testing::ValuesIn(option_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(JobFiles, HostileInput, ::testing::ValuesIn(job_file_cases()), case_name);
 INSTANTIATE_TEST_SUITE_P(Spaces, HostileInput, ::testing::ValuesIn(space_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(DatasetFiles, HostileInput, ::testing::ValuesIn(dataset_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(ResultsFiles, HostileInput, ::testing::ValuesIn(results_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(CrimeCsv, HostileInput, ::testing::ValuesIn(csv_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(GisLayers, HostileInput, ::testing::ValuesIn(gis_cases()), case_name);
+INSTANTIATE_TEST_SUITE_P(GraphMl, HostileInput, ::testing::ValuesIn(graphml_cases()), case_name);
 
 }  // namespace

@@ -227,7 +227,8 @@ StreetGraph read_gis_street_graph(const GisGraphOptions& o) {
   }
 
   const OGRFeatureDefn* defn = layer->GetLayerDefn();
-  const int id_index = defn->GetFieldIndex(o.id_field.c_str());
+  const int id_index = defn->GetFieldIndex(o.id_field.empty() ? "OBJECTID" : o.id_field.c_str());
+  if (id_index < 0 && !o.id_field.empty()) throw DataError("'" + o.path + "' has no field '" + o.id_field + "'");
   int name_index = -1;
   if (!o.name_field.empty()) {
     name_index = defn->GetFieldIndex(o.name_field.c_str());
@@ -275,7 +276,7 @@ StreetGraph read_gis_street_graph(const GisGraphOptions& o) {
     }
     Polyline line;
     collect_parts(projected.get(), line);
-    if (line.parts.empty()) {
+    if (line.parts.empty() || !(line.length() > 0) || !std::isfinite(line.length())) {  // a point, or unmeasurable
       ++not_lines;
       continue;
     }

@@ -73,7 +73,7 @@ StreetGraph read_graphml_street_graph(const std::string& path, int target_epsg, 
     if (!d.count("x") || !d.count("y")) throw DataError("'" + path + "': node " + id + " has no x/y");
     double x = number(d.at("x"), path + " node " + id), y = number(d.at("y"), path + " node " + id);
     if (!fwd->Transform(1, &x, &y)) throw ConfigError("'" + path + "': cannot reproject node " + id);
-    nodes[id] = {x, y};
+    if (!nodes.emplace(id, std::make_pair(x, y)).second) throw DataError("'" + path + "': node id " + id + " appears twice");
   }
   StreetGraph g;
   g.crs = "EPSG:" + std::to_string(target_epsg);
@@ -154,7 +154,9 @@ StreetGraph read_csv_street_graph(const std::string& nodes_csv, const std::strin
     const auto& row = edges.rows[r];
     const std::string where = edges_csv + " line " + std::to_string(r + 2);
     const auto a = index.find(row[u]), b = index.find(row[v]);
-    if (a == index.end() || b == index.end()) throw DataError(where + ": unknown node id");
+    if (a == index.end() || b == index.end()) {
+      throw DataError(where + ": unknown node id '" + (a == index.end() ? row[u] : row[v]) + "'");
+    }
     if (a->second == b->second) throw DataError(where + ": an edge from a segment to itself");
     const auto p = std::minmax(a->second, b->second);
     if (!seen.insert(p).second) continue;

@@ -1,5 +1,7 @@
 #include "crimegraph/data/street_graph.hpp"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <algorithm>
 #include <limits>
 #include <cmath>
@@ -105,9 +107,9 @@ void StreetGraph::validate() const {
     }
     // Weights are kernel values of a distance: in [0, 1].
     if (!(e.distance_m >= 0.0) || !std::isfinite(e.distance_m) || !(e.weight >= 0.0 && e.weight <= 1.0)) {
-      throw DataError("street graph: edge (" + std::to_string(e.u) + ", " + std::to_string(e.v) + ") has distance " +
-                      std::to_string(e.distance_m) + " m and weight " + std::to_string(e.weight) +
-                      " (a finite distance and a weight in [0, 1] expected)");
+      throw DataError(fmt::format("street graph: edge ({}, {}) has distance {:g} m and weight {:g} (a finite "
+                                  "distance and a weight in [0, 1] expected)",
+                                  e.u, e.v, e.distance_m, e.weight));
     }
   }
 }

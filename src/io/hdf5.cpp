@@ -128,12 +128,19 @@ File File::create(const std::string& path) {
   return File(id, path);
 }
 
-File File::open_read(const std::string& path) {
+namespace {
+// H5Fopen itself would write a superblock into an empty file opened for writing.
+void require_hdf5_file(const std::string& path) {
   if (!std::filesystem::exists(path)) throw IoError("file '" + path + "' does not exist");
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     H5Eclear2(H5E_DEFAULT);
     throw IoError("'" + path + "' is not an HDF5 file");
   }
+}
+}  // namespace
+
+File File::open_read(const std::string& path) {
+  require_hdf5_file(path);
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (id < 0) fail("H5Fopen", path, "");
   return File(id, path);
@@ -148,7 +155,7 @@ File File::open_image(const void* image, std::size_t size, const std::string& na
 }
 
 File File::open_read_write(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw IoError("file '" + path + "' does not exist");
+  require_hdf5_file(path);
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   if (id < 0) fail("H5Fopen", path, "");
   return File(id, path);

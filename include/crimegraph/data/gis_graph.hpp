@@ -24,7 +24,7 @@ struct GisGraphOptions {
   /// minLat, minLon, maxLat, maxLon; segments intersecting it are kept.
   std::optional<std::array<double, 4>> bbox;
   double alpha_m = 750.0;
-  std::string id_field = "OBJECTID";  ///< falls back to the feature id when absent
+  std::string id_field;               ///< empty: OBJECTID if present, else the feature id
   std::string name_field;             ///< empty: ROAD_NAME, name or NAME if present
 };
 
