@@ -34,6 +34,7 @@ HyperbandScheduler::HyperbandScheduler(const HyperbandOptions& options, SearchSp
   // on the order in which workers ask for work. Repeats are redrawn, as Keras Tuner does.
   std::mt19937_64 rng(mix(seed));
   std::set<Configuration> seen;
+  bool exhausted = false;  // once 100 redraws find nothing new, more would only cost time
   std::int64_t id_base = 0;
   for (const auto& bp : plan_) {
     Bracket b;
@@ -53,8 +54,8 @@ HyperbandScheduler::HyperbandScheduler(const HyperbandOptions& options, SearchSp
     }
     for (std::int32_t slot = 0; slot < b.first_size; ++slot) {
       Configuration c = space.sample(rng);
-      for (int attempt = 0; attempt < 100 && seen.count(c); ++attempt) c = space.sample(rng);
-      seen.insert(c);
+      for (int attempt = 0; !exhausted && attempt < 100 && seen.count(c); ++attempt) c = space.sample(rng);
+      exhausted = exhausted || !seen.insert(c).second;
       configs_.push_back(c);
       Member m;
       m.slot = slot;
