@@ -10,9 +10,7 @@
 #include <cstdlib>
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "crimegraph/cluster/coordinator.hpp"
 #include "crimegraph/cluster/mpi_node.hpp"

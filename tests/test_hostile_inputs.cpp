@@ -115,7 +115,7 @@ struct Good {
     write(job, "name = good\ndataset = " + city + "\nspace = " + space +
                    "\nmax-epochs = 2\nfactor = 2\niterations = 1\nfinal-epochs = 0\nseed = 1\nlog-level = warn\n");
     must(kSearch + " --job " + job + " --out " + finished);
-    const auto stop = must(kSearch + " --job " + job + " --out " + stopped + " --stop-after-trials 1", 75);
+    must(kSearch + " --job " + job + " --out " + stopped + " --stop-after-trials 1", 75);
     must(kSearch + " --job " + job + " --seed 2 --out " + other_stopped + " --stop-after-trials 1", 75);
   }
 

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <fstream>
 #include <iostream>
 #include <sstream>
 #include <limits>
@@ -73,8 +72,10 @@ bool parse_options(int argc, const char* const* argv, const po::options_descript
       std::cout << argv[0] << " (CrimeGraph Search) " << kVersion << "\n";
       return false;
     }
-    if (vm.count("config")) store_config_text(read_text_file(vm["config"].as<std::string>(), "config file"),
-                                              vm["config"].as<std::string>(), "config file", desc, vm);
+    if (vm.count("config")) {
+      const auto path = vm["config"].as<std::string>();
+      store_config_text(read_text_file(path, "config file"), path, "config file", desc, vm);
+    }
     po::notify(vm);
   } catch (const po::error& e) {
     throw ConfigError(e.what());
