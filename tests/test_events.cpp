@@ -19,13 +19,7 @@ namespace {
 
 // Three east-west streets 0.01 degrees apart (about 1.1 km), in EPSG:26985.
 StreetGraph three_streets(const fixture::TempDir& dir) {
-  std::ofstream(dir.file("streets.geojson")) << R"({"type": "FeatureCollection", "features": [
-    {"type": "Feature", "properties": {"OBJECTID": 1, "ROAD_NAME": "South"},
-     "geometry": {"type": "LineString", "coordinates": [[-76.620, 39.300], [-76.610, 39.300]]}},
-    {"type": "Feature", "properties": {"OBJECTID": 2, "ROAD_NAME": "Middle"},
-     "geometry": {"type": "LineString", "coordinates": [[-76.620, 39.310], [-76.610, 39.310]]}},
-    {"type": "Feature", "properties": {"OBJECTID": 3, "ROAD_NAME": "North"},
-     "geometry": {"type": "LineString", "coordinates": [[-76.620, 39.320], [-76.610, 39.320]]}}]})";
+  std::ofstream(dir.file("streets.geojson")) << fixture::kThreeStreetsGeoJson;
   GisGraphOptions o;
   o.path = dir.file("streets.geojson");
   return read_gis_street_graph(o);

@@ -130,27 +130,7 @@ TEST(GisGraph, GeoJsonLayerReprojectedAndFiltered) {
 
 TEST(GisGraph, GraphMlFromOsmnx) {
   fixture::TempDir dir;
-  // A networkx-style MultiDiGraph: a T of three segments around intersection 2, with both
-  // directions of one two-way street.
-  std::ofstream(dir.file("t.graphml")) << R"(<?xml version="1.0" encoding="utf-8"?>
-<graphml xmlns="http://graphml.graphdrawing.org/xmlns">
-  <key id="d0" for="graph" attr.name="crs" attr.type="string"/>
-  <key id="d1" for="node" attr.name="y" attr.type="double"/>
-  <key id="d2" for="node" attr.name="x" attr.type="double"/>
-  <key id="d3" for="edge" attr.name="name" attr.type="string"/>
-  <key id="d4" for="edge" attr.name="osmid" attr.type="string"/>
-  <graph edgedefault="directed">
-    <data key="d0">epsg:4326</data>
-    <node id="1"><data key="d1">39.310</data><data key="d2">-76.620</data></node>
-    <node id="2"><data key="d1">39.310</data><data key="d2">-76.615</data></node>
-    <node id="3"><data key="d1">39.310</data><data key="d2">-76.610</data></node>
-    <node id="4"><data key="d1">39.315</data><data key="d2">-76.615</data></node>
-    <edge source="1" target="2"><data key="d3">North Ave</data><data key="d4">100</data></edge>
-    <edge source="2" target="1"><data key="d3">North Ave</data><data key="d4">100</data></edge>
-    <edge source="2" target="3"><data key="d3">North Ave</data><data key="d4">101</data></edge>
-    <edge source="2" target="4"><data key="d3">Charles St</data><data key="d4">102</data></edge>
-  </graph>
-</graphml>)";
+  std::ofstream(dir.file("t.graphml")) << fixture::kTeeGraphMl;
   const auto g = read_graphml_street_graph(dir.file("t.graphml"), 26985, 750.0);
   ASSERT_EQ(g.node_count(), 3);
   EXPECT_EQ(g.edges.size(), 3u);  // all three meet at node 2

@@ -105,10 +105,10 @@ struct Good {
     stopped = dir.file("stopped.h5");
     other_stopped = dir.file("other-stopped.h5");
     must(kPrepare + " synth --out " + city + " --nodes 30 --days 150 --seed 2 --log-level warn");
-    write(streets, kStreets);
+    write(streets, fixture::kThreeStreetsGeoJson);
     must(kPrepare + " graph " + streets + " --out " + graph + " --bbox 39.29,-76.63,39.33,-76.60 --log-level warn");
     write(events, kEvents());
-    write(graphml, kGraphMl);
+    write(graphml, fixture::kTeeGraphMl);
     write(nodes, "id,name,x,y,length_m\na,Main,0,0,100\nb,Side,100,0,80\nc,Far,900,0,50\n");
     write(edges, "u,v,distance_m\na,b,50\nb,a,50\n");
     write(space, "[space]\nnum_ldn_layers = int 1 2 default=1\nnum_ldn_hidden_units = choice 2,4 ordered default=2\n");
@@ -125,15 +125,6 @@ struct Good {
     return r.output;
   }
 
-  // Three east-west streets 0.01 degrees apart in lon/lat.
-  static constexpr const char* kStreets = R"({"type": "FeatureCollection", "features": [
-    {"type": "Feature", "properties": {"OBJECTID": 1, "ROAD_NAME": "South"},
-     "geometry": {"type": "LineString", "coordinates": [[-76.620, 39.300], [-76.610, 39.300]]}},
-    {"type": "Feature", "properties": {"OBJECTID": 2, "ROAD_NAME": "Middle"},
-     "geometry": {"type": "LineString", "coordinates": [[-76.620, 39.310], [-76.610, 39.310]]}},
-    {"type": "Feature", "properties": {"OBJECTID": 3, "ROAD_NAME": "North"},
-     "geometry": {"type": "LineString", "coordinates": [[-76.620, 39.320], [-76.610, 39.320]]}}]})";
-
   // Sixty days of reports on the three streets.
   static std::string kEvents() {
     std::string s = "Date,Type,Latitude,Longitude\n";
@@ -146,26 +137,6 @@ struct Good {
     }
     return s;
   }
-
-  // A networkx-style T of three segments meeting at node 2.
-  static constexpr const char* kGraphMl = R"(<?xml version="1.0" encoding="utf-8"?>
-<graphml xmlns="http://graphml.graphdrawing.org/xmlns">
-  <key id="d0" for="graph" attr.name="crs" attr.type="string"/>
-  <key id="d1" for="node" attr.name="y" attr.type="double"/>
-  <key id="d2" for="node" attr.name="x" attr.type="double"/>
-  <key id="d3" for="edge" attr.name="name" attr.type="string"/>
-  <key id="d4" for="edge" attr.name="osmid" attr.type="string"/>
-  <graph edgedefault="directed">
-    <data key="d0">epsg:4326</data>
-    <node id="1"><data key="d1">39.310</data><data key="d2">-76.620</data></node>
-    <node id="2"><data key="d1">39.310</data><data key="d2">-76.615</data></node>
-    <node id="3"><data key="d1">39.310</data><data key="d2">-76.610</data></node>
-    <node id="4"><data key="d1">39.315</data><data key="d2">-76.615</data></node>
-    <edge source="1" target="2"><data key="d3">North Ave</data><data key="d4">100</data></edge>
-    <edge source="2" target="3"><data key="d3">North Ave</data><data key="d4">101</data></edge>
-    <edge source="2" target="4"><data key="d3">Charles St</data><data key="d4">102</data></edge>
-  </graph>
-</graphml>)";
 };
 
 Good& good() {
@@ -722,7 +693,7 @@ std::vector<Case> gis_cases() {
       {"Empty", kGis, "bad.geojson", 1, geojson("")},
       {"NotJson", kGis, "bad.geojson", 1, geojson("streets: North Ave, Charles St\n")},
       {"TruncatedJson", kGis, "bad.geojson", 1,
-       bytes("bad.geojson", [] { const std::string s = Good::kStreets; return s.substr(0, s.size() / 2); })},
+       bytes("bad.geojson", [] { const std::string s = fixture::kThreeStreetsGeoJson; return s.substr(0, s.size() / 2); })},
       {"NoFeatures", kGis, "bad.geojson", 1, geojson(collection(""))},
       {"PointsOnly", kGis, "bad.geojson", 1,
        geojson(collection(feature(R"({"type": "Point", "coordinates": [-76.615, 39.30]})")))},
@@ -745,7 +716,7 @@ std::vector<Case> gis_cases() {
 
 const std::string kGraphMlCmd = "{prepare} graph bad.graphml --out out.h5";
 std::function<void(const fs::path&)> graphml(std::function<std::string(std::string)> change) {
-  return bytes("bad.graphml", [change] { return change(Good::kGraphMl); });
+  return bytes("bad.graphml", [change] { return change(fixture::kTeeGraphMl); });
 }
 
 std::vector<Case> graphml_cases() {
