@@ -9,7 +9,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <algorithm>
+#include <exception>
 #include <filesystem>
+#include <optional>
 #include <iostream>
 
 #include "crimegraph/cluster/coordinator.hpp"
@@ -302,24 +304,104 @@ bool fit_workers_to_cores(Job& job, const NodeComm& node) {
   return node.node_rank() < training;
 }
 
-int run(int argc, char** argv) {
-  bool exit_now = false;
-  // Every rank parses the same arguments; only rank 0 reports a bad one (see main).
-  Job job = parse_job(argc, argv, exit_now);
-  if (exit_now) return 0;
-  const auto space = SearchSpace::from_file(job.space_path);
-  for (const auto& p : space.parameters()) job.base.set(p.name, p.default_value);  // validated above
-  const auto plan = hyperband_plan(job.hyperband);
-  if (job.dry_run) {
-    const auto simd = describe_simd_target("");  // a CRIMEGRAPH_SIMD this CPU cannot run fails here
-    std::cout << describe_plan(plan, job.hyperband) << "\nsearch space (" << job.space_path << "):\n"
-              << space.to_text();
-    std::cout << "ranking: " << ranking_name(job.ranking) << " validation " << job.hit_rate.describe() << "\n";
-    std::cout << "GLDNet kernel here: " << simd << "\n";
-    return 0;
-  }
+// Started by an MPI launcher (a Slurm batch script alone sets SLURM_PROCID but starts no job).
+bool under_mpi_launcher() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(name)) return true;
+  return false;
+}
 
+struct Prepared {
+  Job job;
+  SearchSpace space;
+  std::vector<BracketPlan> plan;
+};
+
+// Everything that needs no MPI: the options, the space and the plan. Empty when the run ends
+// here (--help, --version, --dry-run).
+std::optional<Prepared> prepare(int argc, char** argv) {
+  bool exit_now = false;
+  Prepared p;
+  p.job = parse_job(argc, argv, exit_now);
+  if (exit_now) return std::nullopt;
+  p.space = SearchSpace::from_file(p.job.space_path);
+  for (const auto& q : p.space.parameters()) p.job.base.set(q.name, q.default_value);  // validated above
+  p.plan = hyperband_plan(p.job.hyperband);
+  if (!p.job.dry_run) return p;
+  const auto simd = describe_simd_target("");  // a CRIMEGRAPH_SIMD this CPU cannot run fails here
+  std::cout << describe_plan(p.plan, p.job.hyperband) << "\nsearch space (" << p.job.space_path << "):\n"
+            << p.space.to_text();
+  std::cout << "ranking: " << ranking_name(p.job.ranking) << " validation " << p.job.hit_rate.describe() << "\n";
+  std::cout << "GLDNet kernel here: " << simd << "\n";
+  return std::nullopt;
+}
+
+// Every rank has prepared the job before MPI started. True when all accepted it. Otherwise
+// rank 0 throws the refusal (its own, or the first another rank sends) and the others return
+// false to end with status 0: a rank ending non-zero first would let the launcher kill rank 0
+// before it reports, and MPI_Abort would bury the one-line error under pages of noise.
+bool every_rank_accepts(const MpiSession& mpi, MpiTransport& transport, const std::exception_ptr& refused) {
+  if (transport.max_over_ranks(refused ? 1 : 0) == 0) return true;
+  if (mpi.rank() != 0) {
+    if (refused) {
+      try {
+        std::rethrow_exception(refused);
+      } catch (const Error& e) {
+        transport.send(0, Tag::Fatal, e.what());
+      }
+    }
+    return false;
+  }
+  if (refused) std::rethrow_exception(refused);
+  const auto m = transport.receive();
+  throw ConfigError("rank " + std::to_string(m.source) + ": " + m.payload);
+}
+
+// Where rank 0's workers are when an error ends the job.
+enum class Workers {
+  Busy,           // training, or in a collective with rank 0: only MPI_Abort reaches them
+  Listening,      // waiting for work (or for the end, having reported their own error)
+  EndThemselves,  // they learnt of the error as rank 0 did
+};
+
+// Reports this rank's error and ends the job: with messages where the workers can hear them,
+// with MPI_Abort (and its noise) where they cannot, so no rank is left waiting.
+int end_on_error(const MpiSession& mpi, MpiTransport& transport, Workers workers, const char* kind,
+                 const char* what, int status) {
+  std::cerr << "crimegraph-search: " << kind << " (rank " << mpi.rank() << "): " << one_line(what) << "\n" << std::flush;
+  if (mpi.size() == 1 || (mpi.rank() == 0 && workers == Workers::EndThemselves)) return status;
+  if (mpi.rank() == 0 && workers == Workers::Listening) {
+    make_mpi_worker_pool(transport, mpi.size() - 1)->shutdown();
+    return status;
+  }
+  mpi.abort(status);
+}
+
+// A worker's error before the search: rank 0 reports it and ends the job. Ending first, or
+// with a non-zero status, would let the launcher kill rank 0 before it has said why.
+int report_to_coordinator(MpiTransport& transport, const std::string& what) {
+  transport.send(0, Tag::Fatal, what);
+  while (transport.receive(0).tag != Tag::Shutdown) {
+  }
+  return 0;
+}
+
+int run(int argc, char** argv) {
+  std::optional<Prepared> prepared;
+  std::exception_ptr refused;
+  try {
+    prepared = prepare(argc, argv);
+    if (!prepared) return 0;
+  } catch (const Error&) {
+    if (!under_mpi_launcher()) throw;
+    refused = std::current_exception();
+  }
   MpiSession mpi(&argc, &argv);
+  MpiTransport transport;
+  if (!every_rank_accepts(mpi, transport, refused)) return 0;
+  Job& job = prepared->job;
+  const SearchSpace& space = prepared->space;
+  const auto& plan = prepared->plan;
   setup_logging(job.log_level, mpi.size() > 1 ? mpi.rank() : -1);
   // On every rank: a worker that died of the signal would make the launcher kill the
   // coordinator before it could flush; instead workers train on until the coordinator,
@@ -327,7 +409,6 @@ int run(int argc, char** argv) {
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
   std::signal(SIGUSR1, on_drain_signal);
-  MpiTransport transport;
   std::unique_ptr<NodeComm> node;
   if (mpi.size() > 1) node = std::make_unique<NodeComm>(mpi);
   bool trains = true;  // a worker beyond its node's cores waits instead
@@ -337,6 +418,7 @@ int run(int argc, char** argv) {
     job.final_threads = job.threads;
   }
   const auto training_flags = mpi.size() > 1 ? transport.gather(trains ? 1 : 0) : std::vector<int>{};
+  auto workers = Workers::Busy;  // until every worker waits for work
   try {
     // Per node, after MPI starts, so that a node whose CPU cannot run CRIMEGRAPH_SIMD says so.
     describe_simd_target("");
@@ -374,13 +456,15 @@ int run(int argc, char** argv) {
       try {
         shared = share_training_data(*node, n);
       } catch (const DatasetRefused&) {
-        return 1;  // rank 0 refused the dataset and says why
+        if (mpi.rank() != 0) return 0;  // rank 0 says why
+        workers = Workers::EndThemselves;
+        throw;
       } catch (const Error& e) {
         if (mpi.rank() == 0) throw;
-        transport.send(0, Tag::Fatal, e.what());
-        return 1;
+        return report_to_coordinator(transport, e.what());
       }
     }
+    workers = Workers::Listening;
 
     auto make_objective = [&] {
       if (job.objective == "null") return make_null_objective();
@@ -401,8 +485,7 @@ int run(int argc, char** argv) {
       try {
         objective = make_objective();
       } catch (const std::exception& e) {
-        transport.send(0, Tag::Fatal, e.what());
-        return 1;
+        return report_to_coordinator(transport, e.what());
       }
       run_worker(transport, mpi.rank(), *objective);
       return 0;
@@ -473,6 +556,7 @@ int run(int argc, char** argv) {
     settings.drain_requested = &drain_requested;
     settings.deadline = job.deadline;
     SearchSummary summary;
+    workers = Workers::Busy;
     if (mpi.size() == 1) {
       auto objective = make_objective();
       auto pool = make_in_process_pool(*objective);
@@ -507,15 +591,10 @@ int run(int argc, char** argv) {
     if (status != 0) std::cerr << "crimegraph-search: " << why << "\n";
     return status;
   } catch (const Error& e) {
-    // An error on one rank would leave the others waiting: report it and end the whole job.
-    std::cerr << "crimegraph-search: error (rank " << mpi.rank() << "): " << one_line(e.what()) << "\n" << std::flush;
-    if (mpi.size() > 1) mpi.abort(1);
-    return 1;
+    return end_on_error(mpi, transport, workers, "error", e.what(), 1);
   } catch (const std::exception& e) {
-    // Not the project's own (a bug, or out of memory): the same, with the status of a bug.
-    std::cerr << "crimegraph-search: internal error (rank " << mpi.rank() << "): " << one_line(e.what()) << "\n" << std::flush;
-    if (mpi.size() > 1) mpi.abort(2);
-    return 2;
+    // Not the project's own (a bug, or out of memory): the status of a bug.
+    return end_on_error(mpi, transport, workers, "internal error", e.what(), 2);
   }
 }
 

@@ -27,6 +27,11 @@ std::string mpirun(int ranks) {
          MPIEXEC_EXECUTABLE + " " + MPIEXEC_NUMPROC_FLAG + " " + std::to_string(ranks) + " --oversubscribe ";
 }
 
+// An error before the search reaches the user as one line from rank 0: no MPI_Abort report.
+void expect_no_abort_noise(const std::string& output) {
+  EXPECT_EQ(output.find("MPI_ABORT"), std::string::npos) << output;
+}
+
 // A tiny city and a tiny search: 2 brackets, 6 trials, 1-3 epochs each.
 class MpiSearch : public ::testing::Test {
  protected:
@@ -196,6 +201,7 @@ TEST_F(MpiSearch, ANodeWithADifferentFileIsRefused) {
   EXPECT_NE(r.output.find("has a different dataset file"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir_->file("differs.h5.partial")));
   EXPECT_FALSE(std::filesystem::exists(dir_->file("differs.h5")));
+  expect_no_abort_noise(r.output);
 }
 
 TEST_F(MpiSearch, SingleRankTrainsInProcess) {
@@ -246,10 +252,26 @@ TEST_F(MpiSearch, BadInputStopsBeforeTheSearch) {
   EXPECT_NE(r.output.find("min 5 > max 2"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.h5")));
   EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.h5.partial")));
+  expect_no_abort_noise(r.output);
   r = search(3, "bad.h5", "--dataset /nonexistent/city.h5");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("/nonexistent/city.h5"), std::string::npos) << r.output;
   EXPECT_FALSE(std::filesystem::exists(dir_->file("bad.h5")));
+  expect_no_abort_noise(r.output);
+}
+
+// Ranks that refuse what rank 0 accepted (a file that differs between nodes): rank 0 names
+// the rank and its reason, and every rank ends. The workers are given their own arguments.
+TEST_F(MpiSearch, AJobOnlyTheWorkersRefuseIsReportedByRankZero) {
+  std::ofstream(dir_->file("worker-space.ini")) << "[space]\nnum_ldn_layers = int 5 2\n";
+  const std::string common = " --job " + dir_->file("job.ini") + " --out " + dir_->file("workers-refuse.h5");
+  const auto r = run_command(mpirun(1) + kSearch + common + " : " + MPIEXEC_NUMPROC_FLAG + " 2 " + kSearch + common +
+                             " --space " + dir_->file("worker-space.ini"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("crimegraph-search: error: rank "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("min 5 > max 2"), std::string::npos) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(dir_->file("workers-refuse.h5.partial")));
+  expect_no_abort_noise(r.output);
 }
 
 TEST_F(MpiSearch, ResultsLoadWithTheReadmePythonSnippet) {
@@ -393,6 +415,7 @@ TEST_F(MpiSearch, WorkersBeyondTheCoresWait) {
   r = search(3, "bad-cap.h5", "--workers-per-node 0");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("--workers-per-node must be auto, all or a positive number"), std::string::npos) << r.output;
+  expect_no_abort_noise(r.output);
 }
 
 // Outputs are checked before the work: --out naming a folder, or under a folder that cannot be made.
@@ -411,6 +434,7 @@ TEST_F(MpiSearch, ALookbackLongerThanASplitIsRefusedFirst) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("too few for a lookback of 40 days"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("trials planned"), std::string::npos) << r.output;
+  expect_no_abort_noise(r.output);  // rank 0 sent the waiting workers home
 }
 
 // The search's name becomes results/NAME.h5: a path out of results/ is refused.

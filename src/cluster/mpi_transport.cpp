@@ -140,4 +140,12 @@ std::vector<int> MpiTransport::gather(int value) {
   return all;
 }
 
+int MpiTransport::max_over_ranks(int value) {
+  int largest = value;
+  MPI_Request request{};
+  check(MPI_Iallreduce(&value, &largest, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD, &request), "MPI_Iallreduce");
+  wait_for(request, waiting_seconds_, waiting_cpu_seconds_);
+  return largest;
+}
+
 }  // namespace crimegraph

@@ -113,7 +113,7 @@ void coordinate(NodeComm& comm, const NodeDataOptions& options) {
   auto decision = verdict(comm.leaders_gather(""), options, sha, problem, size);
   comm.leaders_broadcast(decision);
   const auto lines = lines_of(decision);
-  if (lines.at(0) == "error") throw DataError(lines.at(1));
+  if (lines.at(0) == "error") throw DatasetRefused(lines.at(1));
   const auto& modes = lines.at(2);
   if (modes.find('i') == std::string::npos) return;
   const auto bytes = read_file_bytes(options.dataset_path);

@@ -49,6 +49,8 @@ class MpiTransport {
   /// Every rank's `value`, in rank order, on rank 0 (empty elsewhere); collective over the
   /// job, waiting without spinning (MPI_Igather + backoff).
   std::vector<int> gather(int value);
+  /// The largest `value` over every rank, on every rank; collective, waiting as gather() does.
+  int max_over_ranks(int value);
 
   /// Wall and CPU seconds this process spent waiting in receive/barrier.
   double waiting_seconds() const { return waiting_seconds_; }

@@ -44,12 +44,12 @@ struct NodeData {
 
 /// Collective over every rank of the job. On a worker: its node's data. On the coordinator:
 /// nothing (it checks and sends). A node whose file differs from the coordinator's, or that
-/// cannot read it under DatasetBroadcast::Never, is a DataError on the coordinator and a
-/// DatasetRefused on every worker; a node whose leader fails to read the data fails on every
-/// rank of that node with the leader's error.
+/// cannot read it under DatasetBroadcast::Never, is a DatasetRefused on every rank (the
+/// coordinator's says why); a node whose leader fails to read the data fails on every rank of
+/// that node with the leader's error.
 NodeData share_training_data(NodeComm& comm, const NodeDataOptions& options);
 
-/// Thrown on workers when the coordinator refused the job's dataset (it reports why).
+/// Thrown on every rank when the coordinator refused the job's dataset (its message says why).
 class DatasetRefused : public DataError {
  public:
   using DataError::DataError;
