@@ -16,6 +16,7 @@
 #include "crimegraph/error.hpp"
 #include "crimegraph/model/gldnet.hpp"
 #include "crimegraph/model/gldnet_kernel.hpp"
+#include "crimegraph/model/gldnet_parameters.hpp"
 #include "crimegraph/model/trainer.hpp"
 #include "fixtures.hpp"
 
@@ -312,6 +313,33 @@ TEST_P(KernelOnTarget, LoadsSmoothedWindowsIntoLanes) {
     EXPECT_EQ(labels[static_cast<std::size_t>(i) * kLanes + 3], 0.0f);
   }
   EXPECT_THROW(kernel.load_windows(data, days.data(), kLanes + 1, lookback, weights), std::invalid_argument);
+}
+
+// The estimates behind the memory warnings are the buffers themselves, whatever the shape.
+TEST(GLDNetKernel, MemoryEstimatesAreWhatIsAllocated) {
+  const auto ds = fixture::small_city(30, 120, 3);
+  const TrainingData data(ds);
+  const auto a = sparse_adjacency(ds.graph, AdjacencyNorm::Row);
+  const std::int32_t lookback = 6;
+  const auto weights = TrainingData::smoothing_weights(lookback);
+  const std::vector<std::int32_t> days = {50, 7};
+  struct Case { std::int64_t gated_layers, gated_units, ldn_layers, ldn_units; };
+  for (const auto& c : {Case{2, 8, 5, 4}, Case{4, 64, 3, 96}, Case{1, 16, 4, 8}, Case{3, 2, 1, 16}, Case{0, 8, 2, 16},
+                        Case{2, 16, 0, 4}}) {
+    GLDNetShape shape;
+    shape.inputs = data.smoothed_width();
+    shape.gated_layers = c.gated_layers;
+    shape.gated_units = c.gated_units;
+    shape.ldn_layers = c.ldn_layers;
+    shape.ldn_units = c.ldn_units;
+    const auto what = ::testing::PrintToString(std::vector<std::int64_t>{c.gated_layers, c.gated_units, c.ldn_layers, c.ldn_units});
+    EXPECT_EQ(gldnet_parameter_count(shape), GLDNetParameters(shape, 1).count()) << what;
+    GLDNetKernel kernel(shape, a, a);
+    kernel.load_windows(data, days.data(), 2, lookback, weights);  // from the raw days: allocates the scratch
+    EXPECT_EQ(GLDNetKernel::memory_bytes(shape, data.nodes()), kernel.allocated_bytes()) << what;
+    const GLDNetGradients sums(shape);
+    EXPECT_EQ(GLDNetGradients::memory_bytes(shape), sums.allocated_bytes()) << what;
+  }
 }
 
 // The table is made once by the default target; every target's kernel loads from it exactly

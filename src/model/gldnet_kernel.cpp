@@ -135,6 +135,24 @@ GLDNetGradients::GLDNetGradients(const GLDNetShape& shape) : s_(std::make_unique
   s.g_out_b.resize(1);
 }
 
+std::int64_t gldnet_parameter_count(const GLDNetShape& shape) {  // as GLDNetParameters lays them out
+  std::int64_t n = 0, width = shape.inputs;
+  for (std::int64_t i = 0; i < shape.gated_layers; ++i, width = shape.gated_units) n += 2 * shape.gated_units * (width + 1);
+  for (std::int64_t i = 0; i < shape.ldn_layers; ++i, width = shape.ldn_units) n += shape.ldn_units * (2 * width + 1);
+  return n + width + 1;
+}
+
+std::size_t GLDNetGradients::memory_bytes(const GLDNetShape& shape) {
+  return sizeof(detail::LaneBlock) * static_cast<std::size_t>(gldnet_parameter_count(shape));
+}
+
+std::size_t GLDNetGradients::allocated_bytes() const {
+  std::size_t blocks = s_->g_out_w.capacity() + s_->g_out_b.capacity();
+  for (const auto* group : {&s_->g_gated_w, &s_->g_gated_b, &s_->g_self_w, &s_->g_self_b, &s_->g_local_w})
+    for (const auto& b : *group) blocks += b.capacity();
+  return blocks * sizeof(detail::LaneBlock);
+}
+
 GLDNetGradients::~GLDNetGradients() = default;
 GLDNetGradients::GLDNetGradients(GLDNetGradients&&) noexcept = default;
 GLDNetGradients& GLDNetGradients::operator=(GLDNetGradients&&) noexcept = default;
@@ -183,6 +201,38 @@ GLDNetKernel::GLDNetKernel(const GLDNetShape& shape, const SparseAdjacency& forw
 }
 
 GLDNetKernel::~GLDNetKernel() = default;
+// The buffers the constructor allocates, and load_windows' smoothing scratch; a test holds
+// this to allocated_bytes().
+std::size_t GLDNetKernel::memory_bytes(const GLDNetShape& shape, std::int64_t nodes) {
+  const auto n = static_cast<std::size_t>(nodes), h = static_cast<std::size_t>(shape.gated_units),
+             u = static_cast<std::size_t>(shape.ldn_units), in = static_cast<std::size_t>(shape.inputs);
+  const auto gated = static_cast<std::size_t>(shape.gated_layers), ldn = static_cast<std::size_t>(shape.ldn_layers);
+  const auto widest = std::max({in, gated > 0 ? 2 * h : 0, u});
+  std::size_t blocks = n * in;                        // input
+  blocks += gated * 2 * n * h;                        // gated_y, gated_s
+  blocks += ldn * n * u + 2 * n * u + 2 * n;          // ldn_y; local, grad_local; prediction, grad_prediction
+  blocks += (ldn == 0 ? 3 : 2) * n * widest;          // grad_in, grad_z (and grad_out)
+  blocks += detail::kTileNodes * (2 * widest + 4 * h);  // tile_grad, tile_dz, tile_z
+  blocks += n * in;                                   // smooth_scratch: kLanes x inputs floats per node
+  std::size_t bytes = blocks * sizeof(detail::LaneBlock);
+  if (detail::sparse_units(shape.gated_units)) bytes += gated * n * sizeof(std::uint32_t);
+  if (detail::sparse_units(shape.ldn_units) && ldn > 1) bytes += ldn * n * sizeof(std::uint32_t);
+  return bytes;
+}
+
+std::size_t GLDNetKernel::allocated_bytes() const {
+  const auto& s = *s_;
+  std::size_t blocks = 0, words = 0;
+  for (const auto* b : {&s.input, &s.tile_z, &s.local, &s.prediction, &s.grad_out, &s.grad_in, &s.grad_z,
+                        &s.grad_local, &s.grad_prediction, &s.tile_grad[0], &s.tile_grad[1], &s.tile_dz})
+    blocks += b->capacity();
+  for (const auto* layers : {&s.gated_y, &s.gated_s, &s.ldn_y})
+    for (const auto& b : *layers) blocks += b.capacity();
+  for (const auto* layers : {&s.gated_nonzero, &s.ldn_nonzero})
+    for (const auto& w : *layers) words += w.capacity();
+  return blocks * sizeof(detail::LaneBlock) + words * sizeof(std::uint32_t) + s.smooth_scratch.capacity() * sizeof(float);
+}
+
 GLDNetKernel::GLDNetKernel(GLDNetKernel&&) noexcept = default;
 GLDNetKernel& GLDNetKernel::operator=(GLDNetKernel&&) noexcept = default;
 

@@ -97,14 +97,16 @@ struct Trainer::Impl {
   std::vector<GLDNetGradients> gradients;  // per group of the batch
   std::vector<char> thread_seen;           // per workspace: has its thread run a group
 
-  void prepare_groups(std::size_t groups, std::size_t threads) {
+  // Gradient sums only for groups that go backward: prediction needs none, and they are the
+  // largest buffers (a lane vector per parameter).
+  void prepare_groups(std::size_t groups, std::size_t threads, bool backward) {
     const auto lanes = static_cast<std::size_t>(data->nodes()) * GLDNetKernel::kLanes;
     while (workspaces.size() < threads) {
       thread_seen.push_back(0);
       workspaces.push_back({GLDNetKernel(model->shape(), adjacency, adjacency_t), std::vector<float>(lanes),
                             std::vector<float>(lanes)});
     }
-    while (gradients.size() < groups) gradients.emplace_back(model->shape());
+    while (backward && gradients.size() < groups) gradients.emplace_back(model->shape());
   }
 
   static std::size_t group_count(std::size_t windows) {
@@ -117,10 +119,10 @@ struct Trainer::Impl {
   // Runs `body(group, workspace)` for every group of `windows` on the intra-op threads, each
   // thread a contiguous run of groups. The first exception a thread meets is rethrown here.
   template <typename Body>
-  void for_each_group(std::size_t windows, Body body) {
+  void for_each_group(std::size_t windows, bool backward, Body body) {
     const auto groups = group_count(windows);
     const auto threads = std::min<std::size_t>(static_cast<std::size_t>(options.threads), std::max<std::size_t>(1, groups));
-    prepare_groups(groups, threads);  // allocate outside the parallel region
+    prepare_groups(groups, threads, backward);  // allocate outside the parallel region
     std::exception_ptr failure;
 #pragma omp parallel num_threads(static_cast<int>(threads))
     {
@@ -165,7 +167,7 @@ struct Trainer::Impl {
       // The loss is the mean over nodes and windows: scale the per-element gradients by that.
       const float scale = 1.0f / (static_cast<float>(data->nodes()) * static_cast<float>(days.size()));
       group_loss.assign(group_count(days.size()), 0.0);
-      for_each_group(days.size(), [&](std::size_t g, Workspace& w) {
+      for_each_group(days.size(), true, [&](std::size_t g, Workspace& w) {
         const float* p = forward_group(g, w, days, params);
         group_loss[g] = weighted_squared_error_sum(p, w.labels.data(), data->nodes(), lanes_in_group(days.size(), g),
                                                    hp.loss_rho, scale, w.grad.data());
@@ -192,7 +194,7 @@ struct Trainer::Impl {
     const std::int64_t n = data->nodes();
     out.resize(days.size() * static_cast<std::size_t>(n));
     std::vector<double> group_loss(group_count(days.size()), 0.0);
-    for_each_group(days.size(), [&](std::size_t g, Workspace& w) {
+    for_each_group(days.size(), false, [&](std::size_t g, Workspace& w) {
       const float* p = forward_group(g, w, days, params);
       const int count = lanes_in_group(days.size(), g);
       group_loss[g] = weighted_squared_error_sum(p, w.labels.data(), data->nodes(), count, hp.loss_rho, 1.0f, nullptr);
@@ -224,6 +226,25 @@ struct Trainer::Impl {
     return {windows ? loss / static_cast<double>(windows) : 0.0, hit.value(), hit.days_scored()};
   }
 };
+
+std::size_t training_memory_bytes(const Hyperparameters& hp, std::int64_t nodes, std::int64_t inputs,
+                                  std::int32_t threads) {
+  GLDNetShape shape;
+  shape.inputs = inputs;
+  shape.gated_layers = hp.num_gated_relu_layers;
+  shape.gated_units = hp.num_gated_relu_hidden_units;
+  shape.ldn_layers = hp.num_ldn_layers;
+  shape.ldn_units = hp.num_ldn_hidden_units;
+  const auto params = static_cast<std::size_t>(gldnet_parameter_count(shape));
+  // Values, gradients, Adam's two moments, and a checkpoint (values and moments) held twice
+  // while a worker sends it.
+  const std::size_t parameter_floats = params * (4 + 2 * 3);
+  const auto groups = static_cast<std::size_t>((hp.batch_size + GLDNetKernel::kLanes - 1) / GLDNetKernel::kLanes);
+  const auto workspaces = static_cast<std::size_t>(std::max(1, threads));
+  const std::size_t per_workspace = GLDNetKernel::memory_bytes(shape, nodes) +
+                                    2 * static_cast<std::size_t>(nodes) * GLDNetKernel::kLanes * sizeof(float);
+  return parameter_floats * sizeof(float) + groups * GLDNetGradients::memory_bytes(shape) + workspaces * per_workspace;
+}
 
 Trainer::Trainer(std::shared_ptr<const TrainingData> data, Hyperparameters hyperparameters, TrainerOptions options)
     : impl_(std::make_unique<Impl>(std::move(data), hyperparameters, options)) {}

@@ -26,6 +26,7 @@
 // The kernel owns activations (GLDNetGradients the gradient sums) but not the parameters: it reads and
 // writes them through pointers in LibTorch's layout (see GLDNetParams), so the same kernel runs
 // on the trainer's GLDNetParameters and on the LibTorch module the tests compare it with.
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -63,6 +64,9 @@ struct GLDNetShape {
   double prior_rate = 0.01;  ///< the output bias starts at logit(prior): first predictions match the event rate
 };
 
+/// Weights and biases of `shape`, in every tensor together.
+std::int64_t gldnet_parameter_count(const GLDNetShape& shape);
+
 /// One linear map in LibTorch's layout: weight [out][in] row-major, bias [out] (null: none).
 /// The gradient pointers receive d loss / d parameter from GLDNetKernel::write_gradients.
 struct LinearParams {
@@ -86,6 +90,9 @@ struct GLDNetParams {
 class GLDNetGradients {
  public:
   explicit GLDNetGradients(const GLDNetShape& shape);
+  /// What one set of sums of `shape` holds: a lane vector per parameter element.
+  static std::size_t memory_bytes(const GLDNetShape& shape);
+  std::size_t allocated_bytes() const;
   ~GLDNetGradients();
   GLDNetGradients(GLDNetGradients&&) noexcept;
   GLDNetGradients& operator=(GLDNetGradients&&) noexcept;
@@ -109,6 +116,11 @@ class GLDNetKernel {
   ~GLDNetKernel();
   GLDNetKernel(GLDNetKernel&&) noexcept;
   GLDNetKernel& operator=(GLDNetKernel&&) noexcept;
+
+  /// What a kernel of `shape` on `nodes` segments holds (activations and backward scratch),
+  /// without making one.
+  static std::size_t memory_bytes(const GLDNetShape& shape, std::int64_t nodes);
+  std::size_t allocated_bytes() const;
 
   const GLDNetShape& shape() const;
   std::int32_t nodes() const;

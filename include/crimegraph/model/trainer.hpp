@@ -1,5 +1,6 @@
 #pragma once
 // Trains and evaluates one GLDNet configuration: the unit of work of a search trial.
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,6 +41,14 @@ struct TrainerOptions {
   /// fit() stops with Failed once it has run this long (checked every batch; 0: no limit).
   double time_limit_seconds = 0.0;
 };
+
+/// About how many bytes training `hp` on `nodes` segments with `inputs` temporal summaries per
+/// segment (TrainingData::smoothed_width) holds at its peak, beyond the dataset: the parameters
+/// (values, gradients, Adam's moments, a checkpoint's copies), each thread's activations, and
+/// lane-wide gradient sums for every group of a batch (the term that grows with the layers'
+/// units squared and with the batch). For warnings before the work starts.
+std::size_t training_memory_bytes(const Hyperparameters& hp, std::int64_t nodes, std::int64_t inputs,
+                                  std::int32_t threads);
 
 class Trainer {
  public:
