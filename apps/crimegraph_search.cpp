@@ -22,10 +22,12 @@
 #include "crimegraph/data/synthetic_city.hpp"
 #include "crimegraph/data/windows.hpp"
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/machine.hpp"
 #include "crimegraph/io/text.hpp"
 #include "crimegraph/model/gldnet_kernel.hpp"
 #include "crimegraph/logging.hpp"
 #include "crimegraph/model/hyperparameter_options.hpp"
+#include "crimegraph/model/trainer.hpp"
 #include "crimegraph/search/plan.hpp"
 #include "crimegraph/search/results_reader.hpp"
 #include "crimegraph/version.hpp"
@@ -280,7 +282,8 @@ void print_summary(const SearchSummary& s, const Job& job) {
 // intra-op threads never oversubscribe a node: its training workers together run at most one thread a
 // core, and the final retraining, during which every other worker waits, takes the cores of
 // the workers on its node.
-bool fit_workers_to_cores(Job& job, const NodeComm& node) {
+// Returns how many of the node's workers train.
+int fit_workers_to_cores(Job& job, const NodeComm& node) {
   const int cores = node.node_cores();
   const int training = training_workers(job.workers_per_node, node.node_size(), cores, job.threads);
   if (node.leader() && training < node.node_size()) {
@@ -301,7 +304,33 @@ bool fit_workers_to_cores(Job& job, const NodeComm& node) {
     if (node.leader()) spdlog::warn("node {}: --final-threads {} is more than its {} core(s)", node.node(), job.final_threads, cores);
     job.final_threads = cores;
   }
-  return node.node_rank() < training;
+  return training;
+}
+
+// The space's most memory-hungry configuration: every parameter at its largest value (what a
+// trial holds grows with each of them).
+Hyperparameters largest_configuration(Hyperparameters h, const SearchSpace& space) {
+  for (const auto& p : space.parameters()) {
+    h.set(p.name, p.kind == Parameter::Kind::Choice ? *std::max_element(p.values.begin(), p.values.end()) : p.max);
+  }
+  return h;
+}
+
+// Warns when the space's largest configuration, trained by `workers` processes of a node at
+// once, would not fit in its memory.
+void check_trial_memory(const Job& job, const SearchSpace& space, const std::string& dataset, int workers, int node) {
+  const auto extent = read_dataset_extent(dataset);
+  const auto hp = largest_configuration(job.base, space);
+  const double per_trial = static_cast<double>(
+      training_memory_bytes(hp, extent.nodes, TrainingData::kSmoothingScales * extent.channels, job.threads));
+  const double usable = static_cast<double>(usable_memory_bytes());
+  spdlog::debug("node {}: the space's largest configuration needs about {} per trial", node, describe_bytes(per_trial));
+  if (usable <= 0 || per_trial * workers <= 0.8 * usable) return;
+  spdlog::warn("node {}: the space's largest configuration (gated {}x{}, diffusion {}x{}, batch {}) needs about {} "
+               "per trial; {} worker(s) training at once need {} of its {}: trials may run out of memory (fewer "
+               "--workers-per-node, smaller layers in the space, or more memory)",
+               node, hp.num_gated_relu_layers, hp.num_gated_relu_hidden_units, hp.num_ldn_layers, hp.num_ldn_hidden_units,
+               hp.batch_size, describe_bytes(per_trial), workers, describe_bytes(per_trial * workers), describe_bytes(usable));
 }
 
 // Started by an MPI launcher (a Slurm batch script alone sets SLURM_PROCID but starts no job).
@@ -412,8 +441,10 @@ int run(int argc, char** argv) {
   std::unique_ptr<NodeComm> node;
   if (mpi.size() > 1) node = std::make_unique<NodeComm>(mpi);
   bool trains = true;  // a worker beyond its node's cores waits instead
+  int training_on_node = 1;
   if (node && !node->coordinator()) {
-    trains = fit_workers_to_cores(job, *node);
+    training_on_node = fit_workers_to_cores(job, *node);
+    trains = node->node_rank() < training_on_node;
   } else if (job.final_threads == 0) {
     job.final_threads = job.threads;
   }
@@ -465,6 +496,9 @@ int run(int argc, char** argv) {
       }
     }
     workers = Workers::Listening;
+    if (job.objective == "gldnet" && (mpi.size() == 1 || (!node->coordinator() && node->leader()))) {
+      check_trial_memory(job, space, dataset, training_on_node, node ? node->node() : 0);
+    }
 
     auto make_objective = [&] {
       if (job.objective == "null") return make_null_objective();

@@ -11,6 +11,7 @@
 
 #include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/error.hpp"
+#include "crimegraph/io/machine.hpp"
 #include "crimegraph/io/text.hpp"
 #include "crimegraph/logging.hpp"
 #include "crimegraph/model/baselines.hpp"
@@ -112,11 +113,18 @@ int main(int argc, char** argv) {
     const auto path = vm.count("dataset") ? vm["dataset"].as<std::string>() : source.dataset;
     const auto dataset = read_dataset(path);
     auto data = std::make_shared<const TrainingData>(dataset);
+    // Before the model is made: a configuration that cannot fit would fail there, or thrash.
+    const double need = static_cast<double>(training_memory_bytes(hp, data->nodes(), data->smoothed_width(), options.threads));
+    if (const double usable = static_cast<double>(usable_memory_bytes()); usable > 0 && need > 0.8 * usable) {
+      spdlog::warn("this configuration needs about {} to train, of this machine's {}: it may run out of memory",
+                   describe_bytes(need), describe_bytes(usable));
+    }
     Trainer trainer(data, hp, options);
     std::cout << fmt::format("dataset {}: {} nodes, {} days; windows train {}, validation {}, test {}\n", path,
                              dataset.nodes(), dataset.days(), trainer.windows().count(Split::Train),
                              trainer.windows().count(Split::Validation), trainer.windows().count(Split::Test));
-    std::cout << fmt::format("model   GLDNet, {} parameters; {}\n", trainer.parameter_count(), hp.describe());
+    std::cout << fmt::format("model   GLDNet, {} parameters, about {} in training; {}\n", trainer.parameter_count(),
+                             describe_bytes(need), hp.describe());
     std::cout << fmt::format("kernel  {}\n", kernel);
     std::cout << fmt::format("scoring {}\n", options.hit_rate.describe());
     if (!source.origin.empty()) std::cout << fmt::format("from     {}\n", source.origin);

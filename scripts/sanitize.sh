@@ -18,7 +18,8 @@ case "$kind" in
     cmake_extra=()
     tests=(-E 'Slurm|Fuzz')
     # MPI, hwloc and PMIx keep allocations until exit by design: leaks there are not ours.
-    export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1
+    # Full stacks for allocations (the libraries have no frame pointers), so the suppressions match.
+    export ASAN_OPTIONS=detect_leaks=1:fast_unwind_on_malloc=0:strict_string_checks=1:detect_stack_use_after_return=1
     export LSAN_OPTIONS=suppressions=$supp/lsan.supp:print_suppressions=0
     export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
     ;;

@@ -437,6 +437,22 @@ TEST_F(MpiSearch, ALookbackLongerThanASplitIsRefusedFirst) {
   expect_no_abort_noise(r.output);  // rank 0 sent the waiting workers home
 }
 
+// Each node says when the space's largest configuration, times its training workers, would not
+// fit its memory; the search still runs.
+TEST_F(MpiSearch, ASpaceTooLargeForANodesMemoryIsAWarning) {
+  std::ofstream(dir_->file("wide-space.ini")) << "[space]\nnum_ldn_hidden_units = choice 4,256\nbatch_size = int 8 64\n";
+  const auto args = "--space " + dir_->file("wide-space.ini") + " --final-epochs 0";
+  auto r = run_command("CRIMEGRAPH_MEMORY_LIMIT=4M " + mpirun(3) + kSearch + " --job " + dir_->file("job.ini") +
+                       " --out " + dir_->file("tight.h5") + " " + args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("the space's largest configuration (gated 2x8, diffusion 5x256, batch 64) needs about"),
+            std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 worker(s) training at once need"), std::string::npos) << r.output;
+  r = search(3, "roomy.h5", args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("may run out of memory"), std::string::npos) << r.output;
+}
+
 // The search's name becomes results/NAME.h5: a path out of results/ is refused.
 TEST(SearchCli, ANameThatIsAPathOrAStrayArgumentIsRefused) {
   for (const char* name : {"../../x", "a/b", ".hidden", ""}) {

@@ -31,6 +31,20 @@ TEST(TrainCli, TrainsAndReportsBaselines) {
   EXPECT_TRUE(std::filesystem::exists(dir.file("model.pt")));
 }
 
+// The memory a configuration needs is said before training; too much for the machine is a warning.
+TEST(TrainCli, AConfigurationTooLargeForTheMemoryIsAWarning) {
+  fixture::TempDir dir;
+  write_dataset(fixture::small_city(30, 150, 5), dir.file("city.h5"));
+  const std::string train = kExe + " --dataset " + dir.file("city.h5") + " --epochs 1 --set num_ldn_hidden_units=64";
+  const auto roomy = run_command(train);
+  ASSERT_EQ(roomy.exit_code, 0) << roomy.output;
+  EXPECT_NE(roomy.output.find(" in training; "), std::string::npos) << roomy.output;
+  EXPECT_EQ(roomy.output.find("may run out of memory"), std::string::npos) << roomy.output;
+  const auto tight = run_command("CRIMEGRAPH_MEMORY_LIMIT=1M " + train);
+  ASSERT_EQ(tight.exit_code, 0) << tight.output;
+  EXPECT_NE(tight.output.find("of this machine's 1 MB: it may run out of memory"), std::string::npos) << tight.output;
+}
+
 TEST(TrainCli, BadConfigFailsBeforeTraining) {
   fixture::TempDir dir;
   { std::ofstream(dir.file("bad.ini")) << "[model]\nnum_ldn_layrs = 2\n"; }

@@ -209,6 +209,16 @@ std::int32_t read_day_count(const std::string& path) {
   return static_cast<std::int32_t>(days);
 }
 
+DatasetExtent read_dataset_extent(const std::string& path) {
+  DatasetExtent e;
+  e.days = read_day_count(path);
+  const auto f = h5::File::open_read(path);
+  e.nodes = f.int_attribute("tensor", "nodes");
+  if (!f.exists("tensor/channels")) bad_file(path, "missing dataset 'tensor/channels'");
+  e.channels = static_cast<std::int64_t>(f.shape("tensor/channels").at(0));
+  return e;
+}
+
 CrimeDataset read_dataset(const std::string& path, DatasetParts parts) {
   return read_dataset(DatasetSource{path}, parts);
 }

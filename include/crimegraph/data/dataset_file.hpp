@@ -36,6 +36,11 @@ CrimeDataset read_dataset(const DatasetSource& source, DatasetParts parts = Data
 CrimeDataset read_dataset(const std::string& path, DatasetParts parts = DatasetParts::All);
 /// The number of days of a dataset file, without reading its arrays.
 std::int32_t read_day_count(const std::string& path);
+struct DatasetExtent {
+  std::int64_t days = 0, nodes = 0, channels = 0;
+};
+/// Days, street segments and feature channels of a dataset file, without reading its arrays.
+DatasetExtent read_dataset_extent(const std::string& path);
 /// Reads only the street graph of a dataset file.
 StreetGraph read_street_graph(const DatasetSource& source);
 StreetGraph read_street_graph(const std::string& path);
