@@ -437,6 +437,26 @@ TEST_F(MpiSearch, ALookbackLongerThanASplitIsRefusedFirst) {
   expect_no_abort_noise(r.output);  // rank 0 sent the waiting workers home
 }
 
+// A worker killed mid-search (as the out-of-memory killer would) ends the job; what had
+// finished is kept, and --resume ends with the uninterrupted search's table.
+TEST_F(MpiSearch, AWorkerThatDiesLeavesASearchThatResumes) {
+  auto r = search(3, "undisturbed.h5");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto whole = trials_table(dir_->file("undisturbed.h5"));
+  const auto last = whole.rbegin()->first;  // a promoted trial: it continues from a checkpoint
+  r = run_command("CRIMEGRAPH_TEST_KILL_AT_TRIAL=" + std::to_string(last) + " " + mpirun(3) + kSearch + " --job " +
+                  dir_->file("job.ini") + " --out " + dir_->file("died.h5"));
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  const auto out = dir_->file("died.h5");
+  EXPECT_FALSE(std::filesystem::exists(out)) << "a search whose worker died must not look finished";
+  ASSERT_TRUE(std::filesystem::exists(out + ".partial")) << r.output;
+  EXPECT_LT(rows_in(out + ".partial"), whole.size());
+  r = search(3, "died.h5", "--resume");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  check_complete(out, 2);
+  expect_same_trials(whole, trials_table(out));
+}
+
 // Each node says when the space's largest configuration, times its training workers, would not
 // fit its memory; the search still runs.
 TEST_F(MpiSearch, ASpaceTooLargeForANodesMemoryIsAWarning) {

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <csignal>
 #include <cmath>
 #include <deque>
 #include <map>
@@ -419,15 +421,24 @@ SearchSummary run_search(const SearchSettings& settings, WorkerPool& pool) {
   return summary;
 }
 
+// For tests: the trial whose worker dies as the out-of-memory killer would end it (SIGKILL),
+// from CRIMEGRAPH_TEST_KILL_AT_TRIAL; -1 when unset.
+std::int64_t trial_to_die_at() {
+  const char* text = std::getenv("CRIMEGRAPH_TEST_KILL_AT_TRIAL");
+  return text ? std::atoll(text) : -1;
+}
+
 void run_worker(MpiTransport& transport, int rank, Objective& objective) {
   WorkerStats stats;
   stats.worker = rank;
+  const auto die_at = trial_to_die_at();
   for (;;) {
     const auto m = transport.receive(0);
     const auto t0 = Clock::now();
     if (m.tag == Tag::Work) {
       const auto spec = decode_trial_spec(m.payload);
       spdlog::debug("trial {}: {} epochs {}..{}", spec.id, describe(spec.config), spec.start_epoch, spec.end_epoch);
+      if (spec.id == die_at) std::raise(SIGKILL);
       auto outcome = objective.run(spec);
       outcome.worker = rank;
       // A failure is logged once, by the coordinator, which also records it.
