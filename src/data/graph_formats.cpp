@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -29,6 +30,10 @@ double number(const std::string& text, const std::string& where) {
 }  // namespace
 
 StreetGraph read_graphml_street_graph(const std::string& path, int target_epsg, double alpha_m) {
+  // pugixml sizes its buffer from the file's length: a folder's is bogus (2^63 bytes).
+  if (std::error_code ec; !std::filesystem::is_regular_file(path, ec)) {
+    throw IoError("cannot read GraphML '" + path + "': not a file");
+  }
   pugi::xml_document doc;
   const auto parsed = doc.load_file(path.c_str());
   if (!parsed) throw IoError("cannot read GraphML '" + path + "': " + parsed.description());
