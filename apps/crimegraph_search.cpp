@@ -317,12 +317,11 @@ Hyperparameters largest_configuration(Hyperparameters h, const SearchSpace& spac
 }
 
 // Warns when the space's largest configuration, trained by `workers` processes of a node at
-// once, would not fit in its memory.
-void check_trial_memory(const Job& job, const SearchSpace& space, const std::string& dataset, int workers, int node) {
-  const auto extent = read_dataset_extent(dataset);
+// once on `nodes` segments with `inputs` summaries each, would not fit in its memory.
+void check_trial_memory(const Job& job, const SearchSpace& space, std::int64_t nodes, std::int64_t inputs, int workers,
+                        int node) {
   const auto hp = largest_configuration(job.base, space);
-  const double per_trial = static_cast<double>(
-      training_memory_bytes(hp, extent.nodes, TrainingData::kSmoothingScales * extent.channels, job.threads));
+  const double per_trial = static_cast<double>(training_memory_bytes(hp, nodes, inputs, job.threads));
   const double usable = static_cast<double>(usable_memory_bytes());
   spdlog::debug("node {}: the space's largest configuration needs about {} per trial", node, describe_bytes(per_trial));
   if (usable <= 0 || per_trial * workers <= 0.8 * usable) return;
@@ -496,8 +495,14 @@ int run(int argc, char** argv) {
       }
     }
     workers = Workers::Listening;
-    if (job.objective == "gldnet" && (mpi.size() == 1 || (!node->coordinator() && node->leader()))) {
-      check_trial_memory(job, space, dataset, training_on_node, node ? node->node() : 0);
+    // Where the trials run: on each node's leader, from the data its workers share (a node may
+    // have no copy of the file); alone, from the file.
+    if (job.objective == "gldnet" && shared.training && node->leader()) {
+      check_trial_memory(job, space, shared.training->nodes(), shared.training->smoothed_width(), training_on_node,
+                         node->node());
+    } else if (job.objective == "gldnet" && mpi.size() == 1) {
+      const auto extent = read_dataset_extent(dataset);
+      check_trial_memory(job, space, extent.nodes, TrainingData::kSmoothingScales * extent.channels, 1, 0);
     }
 
     auto make_objective = [&] {

@@ -200,19 +200,22 @@ StreetGraph read_street_graph(const DatasetSource& source) {
 
 StreetGraph read_street_graph(const std::string& path) { return read_street_graph(DatasetSource{path}); }
 
-std::int32_t read_day_count(const std::string& path) {
-  const auto f = h5::File::open_read(path);
+namespace {
+std::int32_t day_count(const h5::File& f, const std::string& path) {
   check_format(f);
   if (!f.exists("tensor")) bad_file(path, "missing group 'tensor'");
   const auto days = f.int_attribute("tensor", "days");
   if (days < 0 || days > std::numeric_limits<std::int32_t>::max()) bad_file(path, "day count out of range");
   return static_cast<std::int32_t>(days);
 }
+}  // namespace
+
+std::int32_t read_day_count(const std::string& path) { return day_count(h5::File::open_read(path), path); }
 
 DatasetExtent read_dataset_extent(const std::string& path) {
-  DatasetExtent e;
-  e.days = read_day_count(path);
   const auto f = h5::File::open_read(path);
+  DatasetExtent e;
+  e.days = day_count(f, path);
   e.nodes = f.int_attribute("tensor", "nodes");
   if (!f.exists("tensor/channels")) bad_file(path, "missing dataset 'tensor/channels'");
   e.channels = static_cast<std::int64_t>(f.shape("tensor/channels").at(0));

@@ -28,7 +28,6 @@ std::size_t cgroup_limit() {
   }
   return limit;
 }
-}  // namespace
 
 // CRIMEGRAPH_MEMORY_LIMIT: bytes, or a number with K, M or G (powers of 1024); 0 when unset or
 // unreadable.
@@ -47,6 +46,7 @@ std::size_t stated_limit() {
   if (*end != '\0' || !(value > 0) || value * scale > 1e18) return 0;
   return static_cast<std::size_t>(value * scale);
 }
+}  // namespace
 
 std::size_t usable_memory_bytes() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);

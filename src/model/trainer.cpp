@@ -32,6 +32,17 @@ namespace {
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+// The model's layers as the hyperparameters give them, over `inputs` summaries per segment.
+GLDNetShape shape_of(const Hyperparameters& h, std::int64_t inputs) {
+  GLDNetShape shape;
+  shape.inputs = inputs;
+  shape.gated_layers = h.num_gated_relu_layers;
+  shape.gated_units = h.num_gated_relu_hidden_units;
+  shape.ldn_layers = h.num_ldn_layers;
+  shape.ldn_units = h.num_ldn_hidden_units;
+  return shape;
+}
 }  // namespace
 
 struct Trainer::Impl {
@@ -63,13 +74,8 @@ struct Trainer::Impl {
                         std::to_string(data->days()) + " days");
     }
     if (options.threads < 1) throw ConfigError("--threads must be at least 1");
-    GLDNetShape shape;
-    shape.inputs = data->smoothed_width();
+    GLDNetShape shape = shape_of(h, data->smoothed_width());
     shape.prior_rate = data->mean_label(index.days_of(Split::Train).end);
-    shape.gated_layers = h.num_gated_relu_layers;
-    shape.gated_units = h.num_gated_relu_hidden_units;
-    shape.ldn_layers = h.num_ldn_layers;
-    shape.ldn_units = h.num_ldn_hidden_units;
     adjacency = data->adjacency();
     adjacency_t = transposed(adjacency);
     model = std::make_unique<GLDNetParameters>(shape, options.seed);
@@ -229,12 +235,7 @@ struct Trainer::Impl {
 
 std::size_t training_memory_bytes(const Hyperparameters& hp, std::int64_t nodes, std::int64_t inputs,
                                   std::int32_t threads) {
-  GLDNetShape shape;
-  shape.inputs = inputs;
-  shape.gated_layers = hp.num_gated_relu_layers;
-  shape.gated_units = hp.num_gated_relu_hidden_units;
-  shape.ldn_layers = hp.num_ldn_layers;
-  shape.ldn_units = hp.num_ldn_hidden_units;
+  const auto shape = shape_of(hp, inputs);
   const auto params = static_cast<std::size_t>(gldnet_parameter_count(shape));
   // Values, gradients, Adam's two moments, and a checkpoint (values and moments) held twice
   // while a worker sends it.
