@@ -112,19 +112,32 @@ int main(int argc, char** argv) {
     if (!vm.count("dataset") && source.dataset.empty()) throw ConfigError("--dataset is required (or --from a results file)");
     const auto path = vm.count("dataset") ? vm["dataset"].as<std::string>() : source.dataset;
     const auto dataset = read_dataset(path);
-    auto data = std::make_shared<const TrainingData>(dataset);
+    auto own_data = std::make_shared<TrainingData>(dataset);
     // Before the model is made: a configuration that cannot fit would fail there, or thrash.
-    const double need = static_cast<double>(training_memory_bytes(hp, data->nodes(), data->smoothed_width(), options.threads));
-    if (const double usable = static_cast<double>(usable_memory_bytes()); usable > 0 && need > 0.8 * usable) {
+    const double need = static_cast<double>(training_memory_bytes(hp, own_data->nodes(), own_data->smoothed_width(),
+                                                                  options.threads));
+    const double usable = static_cast<double>(usable_memory_bytes());
+    if (usable > 0 && need > 0.8 * usable) {
       spdlog::warn("this configuration needs about {} to train, of this machine's {}: it may run out of memory",
                    describe_bytes(need), describe_bytes(usable));
     }
+    // Training smooths every window's inputs once, as a search's workers read them, instead of
+    // each group's days every epoch; not when only evaluating, nor when the table would crowd
+    // the model out of memory.
+    const double table = static_cast<double>(own_data->smoothed_table_bytes());
+    if (source.checkpoint.empty() && (usable <= 0 || need + table <= 0.8 * usable)) {
+      own_data->cache_smoothed_windows(hp.lookback);
+    }
+    std::shared_ptr<const TrainingData> data = std::move(own_data);
     Trainer trainer(data, hp, options);
     std::cout << fmt::format("dataset {}: {} nodes, {} days; windows train {}, validation {}, test {}\n", path,
                              dataset.nodes(), dataset.days(), trainer.windows().count(Split::Train),
                              trainer.windows().count(Split::Validation), trainer.windows().count(Split::Test));
-    std::cout << fmt::format("model   GLDNet, {} parameters, about {} in training; {}\n", trainer.parameter_count(),
-                             describe_bytes(need), hp.describe());
+    const auto windows_table = data->cached_bytes() ? fmt::format(" and {} of smoothed windows",
+                                                                 describe_bytes(static_cast<double>(data->cached_bytes())))
+                                                    : std::string();
+    std::cout << fmt::format("model   GLDNet, {} parameters, about {} in training{}; {}\n", trainer.parameter_count(),
+                             describe_bytes(need), windows_table, hp.describe());
     std::cout << fmt::format("kernel  {}\n", kernel);
     std::cout << fmt::format("scoring {}\n", options.hit_rate.describe());
     if (!source.origin.empty()) std::cout << fmt::format("from     {}\n", source.origin);

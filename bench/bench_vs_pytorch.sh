@@ -17,7 +17,7 @@ for r in $(seq "$rounds"); do
   build/bench/bench_train_epoch --epochs 3 --simd all --dataset "$dataset" | grep 'median train' >>"$log"
   bench/reference_gldnet.py --dataset "$dataset" --batches 15 --repeats 3 | grep 'median train' | sed 's/^/pytorch  /' >>"$log"
 done
-build/bench/bench_train_epoch --epochs 1 --simd all --dataset "$dataset" | head -1
+build/bench/bench_train_epoch --epochs 1 --simd all --dataset "$dataset" | head -2
 # Each one's median over the rounds of its median seconds per epoch.
 median_of() {
   awk -v name="$1" '$1 == name { for (i = 1; i <= NF; ++i) if ($i == "seconds/epoch") print $(i + 1) }' "$log" |
