@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "crimegraph/cluster/coordinator.hpp"
+#include "crimegraph/cluster/messages.hpp"
 #include "crimegraph/cluster/mpi_node.hpp"
 #include "crimegraph/cluster/mpi_transport.hpp"
 #include "crimegraph/cluster/node_data.hpp"
@@ -28,8 +29,9 @@
 #include "crimegraph/logging.hpp"
 #include "crimegraph/model/hyperparameter_options.hpp"
 #include "crimegraph/model/trainer.hpp"
-#include "crimegraph/search/plan.hpp"
+#include "crimegraph/search/hyperband/plan.hpp"
 #include "crimegraph/search/results_reader.hpp"
+#include "crimegraph/search/simulator.hpp"
 #include "crimegraph/version.hpp"
 
 using namespace crimegraph;
@@ -63,7 +65,11 @@ struct Job {
   std::string name, job_path, job_text, dataset, space_path, out, objective, synthetic_graph;
   std::int32_t synthetic_nodes = 300, synthetic_days = 1000;
   std::uint64_t synthetic_seed = 1, seed = 1;
+  Algorithm algorithm = Algorithm::Hyperband;
   HyperbandOptions hyperband;
+  AshaOptions asha;
+  double time_limit = 0.0;
+  SimulationOptions simulation;  // workers 0: a real search
   Ranking ranking = Ranking::BestEpoch;
   std::int32_t final_epochs = 25, threads = 1, final_threads = 0;
   std::string workers_per_node = "auto";
@@ -108,11 +114,19 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       ("space", po::value<std::string>()->default_value("configs/space-default.ini"), "search space file")
       ("objective", po::value<std::string>()->default_value("gldnet"),
        "gldnet (train GLDNet) or null (instant deterministic scores, for measuring the scheduler)")
-      ("algorithm", po::value<std::string>()->default_value("hyperband"), "search algorithm (hyperband)")
-      ("variant", po::value<std::string>()->default_value("keras"), "keras (Keras Tuner's arithmetic) or paper (Li et al.)")
+      ("algorithm", po::value<std::string>()->default_value("hyperband"),
+       "hyperband (exact, synchronous rounds) or asha (asynchronous successive halving: no worker waits)")
+      ("variant", po::value<std::string>()->default_value("keras"), "Hyperband: keras (Keras Tuner's arithmetic) or paper (Li et al.)")
       ("max-epochs", po::value<std::int32_t>()->default_value(25), "Hyperband R: epochs of the longest trial")
       ("factor", po::value<std::int32_t>()->default_value(2), "Hyperband reduction factor eta")
       ("iterations", po::value<std::int32_t>()->default_value(1), "Hyperband iterations")
+      ("min-epochs", po::value<std::int32_t>()->default_value(1), "ASHA: epochs of the lowest rung (r)")
+      ("brackets", po::value<std::int32_t>()->default_value(1), "ASHA: brackets, each starting one rung higher")
+      ("max-trials", po::value<std::int64_t>()->default_value(0), "ASHA budget: configurations to start (0: no limit)")
+      ("max-total-epochs", po::value<std::int64_t>()->default_value(0),
+       "ASHA budget: epochs trained by all trials together (0: no limit)")
+      ("time-limit", po::value<double>()->default_value(0.0),
+       "budget of seconds: no trial starts after this much search time and the search ends complete (0: none)")
       ("max-planned-trials", po::value<std::int64_t>()->default_value(1000000),
        "refuse a plan of more trials than this (a mistyped --max-epochs or --iterations)")
       ("ranking", po::value<std::string>()->default_value("best-epoch"),
@@ -144,7 +158,16 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
                  "are kept, the others run again; without one, start it (a finished search is left alone)")
       ("stop-after-trials", po::value<std::int64_t>()->default_value(0),
        "for testing --resume: stop as if preempted after this many finished trials (0: never)")
-      ("dry-run", "print the plan and exit, without MPI or training");
+      ("dry-run", "print the plan and exit, without MPI or training")
+      ("simulate", po::value<std::int32_t>()->default_value(0),
+       "run the search against this many simulated workers in simulated time, without MPI or training "
+       "(results to --out, default results/NAME-simulated.h5)")
+      ("simulate-from", po::value<std::string>()->default_value(""),
+       "fit the simulated epoch times and learning curves to this results file (default: a synthetic model)")
+      ("simulate-epoch-seconds", po::value<double>()->default_value(10.0),
+       "synthetic model: seconds an epoch of a middling configuration takes")
+      ("simulate-stragglers", po::value<double>()->default_value(0.02), "share of simulated trials that take 4x longer")
+      ("simulate-seed", po::value<std::int64_t>()->default_value(1), "seed of the simulated durations and scores");
   add_hyperparameter_options(desc);
   po::variables_map vm;
   try {
@@ -189,15 +212,22 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     if (job.objective != "gldnet" && job.objective != "null") {
       throw ConfigError("unknown objective '" + job.objective + "' (use gldnet or null)");
     }
-    if (vm["algorithm"].as<std::string>() != "hyperband") {
-      throw ConfigError("unknown algorithm '" + vm["algorithm"].as<std::string>() + "' (this build offers hyperband)");
-    }
+    job.algorithm = parse_algorithm(vm["algorithm"].as<std::string>());
     job.hyperband.variant = parse_variant(vm["variant"].as<std::string>());
     job.hyperband.max_epochs = vm["max-epochs"].as<std::int32_t>();
     job.hyperband.factor = vm["factor"].as<std::int32_t>();
     job.hyperband.iterations = vm["iterations"].as<std::int32_t>();
     job.hyperband.max_planned_trials = vm["max-planned-trials"].as<std::int64_t>();
-    job.hyperband.validate();
+    job.time_limit = vm["time-limit"].as<double>();
+    if (!(job.time_limit >= 0) || job.time_limit > 4e9) throw ConfigError("--time-limit must be 0 to 4e9 seconds");
+    job.asha.max_epochs = job.hyperband.max_epochs;
+    job.asha.factor = job.hyperband.factor;
+    job.asha.min_epochs = vm["min-epochs"].as<std::int32_t>();
+    job.asha.brackets = vm["brackets"].as<std::int32_t>();
+    job.asha.max_trials = vm["max-trials"].as<std::int64_t>();
+    job.asha.max_total_epochs = vm["max-total-epochs"].as<std::int64_t>();
+    if (job.algorithm == Algorithm::Asha) job.asha.validate(job.time_limit > 0);
+    else job.hyperband.validate();
     job.ranking = parse_ranking(vm["ranking"].as<std::string>());
     job.seed = non_negative(vm, "seed");
     job.threads = vm["threads"].as<std::int32_t>();
@@ -220,7 +250,22 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.hit_rate.kind = parse_hit_rate_kind(vm["hit-rate"].as<std::string>());
     job.hit_rate.validate();
     job.base = hyperparameters_from(vm);
-    job.out = vm.count("out") ? vm["out"].as<std::string>() : "results/" + job.name + ".h5";
+    job.simulation.workers = vm["simulate"].as<std::int32_t>();
+    if (job.simulation.workers < 0 || job.simulation.workers > 10'000'000) {
+      throw ConfigError("--simulate takes 1 to 10,000,000 workers");
+    }
+    job.simulation.fit_from = vm["simulate-from"].as<std::string>();
+    job.simulation.epoch_seconds = vm["simulate-epoch-seconds"].as<double>();
+    if (!(job.simulation.epoch_seconds > 0) || job.simulation.epoch_seconds > 1e6) {
+      throw ConfigError("--simulate-epoch-seconds must be above 0 and at most 1e6");
+    }
+    job.simulation.straggler_rate = vm["simulate-stragglers"].as<double>();
+    if (!(job.simulation.straggler_rate >= 0 && job.simulation.straggler_rate <= 1)) {
+      throw ConfigError("--simulate-stragglers must be a share, 0 to 1");
+    }
+    job.simulation.seed = non_negative(vm, "simulate-seed");
+    const std::string suffix = job.simulation.workers > 0 ? "-simulated" : "";
+    job.out = vm.count("out") ? vm["out"].as<std::string>() : "results/" + job.name + suffix + ".h5";
     job.dry_run = vm.count("dry-run") > 0;
     if (!job.dry_run) check_output_path(job.out, "--out", true);  // the results folder is made if missing
     job.resume = vm.count("resume") > 0;
@@ -342,22 +387,100 @@ bool under_mpi_launcher() {
 struct Prepared {
   Job job;
   SearchSpace space;
-  std::vector<BracketPlan> plan;
+  std::string plan_text;       // the schedule for people and the results file
+  std::int64_t planned = -1;   // trials, when the schedule fixes them
 };
 
+// The search as the job describes it, but for what only MPI's ranks know (workers, dataset).
+SearchSettings search_settings(const Prepared& p) {
+  const Job& job = p.job;
+  SearchSettings settings;
+  settings.algorithm = job.algorithm;
+  settings.hyperband = job.hyperband;
+  settings.asha = job.asha;
+  settings.time_limit_seconds = job.time_limit;
+  settings.space = p.space;
+  settings.seed = job.seed;
+  settings.ranking = job.ranking;
+  settings.final_epochs = job.final_epochs;
+  settings.progress_seconds = job.progress_seconds;
+  settings.results_path = job.out;
+  settings.stop_after_trials = job.stop_after_trials;
+  settings.overwrite = job.overwrite;
+  auto& m = settings.metadata;
+  m.name = job.name;
+  m.job_text = job.job_text;
+  m.space_text = p.space.to_text();
+  m.plan_text = p.plan_text;
+  m.variant = job.algorithm == Algorithm::Asha ? "asha" : variant_name(job.hyperband.variant);
+  m.ranking = ranking_name(job.ranking);
+  m.objective = job.objective;
+  m.hit_rate = job.hit_rate.describe();
+  m.seed = job.seed;
+  m.planned_trials = p.planned;
+  return settings;
+}
+
+// --simulate: the search against virtual workers in simulated time, without MPI or training.
+void simulate(const Prepared& p) {
+  const Job& job = p.job;
+  SearchSettings settings = search_settings(p);
+  settings.metadata.objective = "simulated";
+  settings.metadata.workers = job.simulation.workers;
+  settings.workers_description = "simulated workers";
+  if (job.resume) settings.resume = fs::exists(partial_results_path(job.out));
+  const TrialModel model(job.simulation, p.space);
+  std::cout << p.plan_text << "simulating " << job.simulation.workers << " workers; trials: " << model.describe()
+            << "\n" << std::flush;
+  const auto r = simulate_search(settings, job.simulation);
+  const auto& s = r.search;
+  std::cout << fmt::format("\nsimulated search '{}': {} trials ({} failed) on {} workers\n", job.name, s.completed, s.failed,
+                           job.simulation.workers);
+  std::cout << fmt::format("  makespan {:.0f} s simulated ({:.2f} h), worker utilisation {:.1f}%{}\n", r.makespan_seconds,
+                           r.makespan_seconds / 3600, 100.0 * s.utilisation,
+                           s.time_limit_reached ? ", ended by the time limit" : "");
+  if (s.best_trial >= 0) {
+    std::cout << fmt::format("  best trial {}: validation hit rate {:.4f}\n    {}\n", s.best_trial, s.best_score,
+                             describe(s.best_config));
+  }
+  std::cout << "  best validation hit rate over simulated time:\n";
+  const auto& best = r.best_over_time;
+  for (int k = 1; k <= 10 && !best.empty(); ++k) {
+    const double t = r.makespan_seconds * k / 10;
+    const auto it = std::upper_bound(best.begin(), best.end(), t, [](double x, const auto& b) { return x < b.first; });
+    if (it != best.begin()) std::cout << fmt::format("    {:>10.0f} s  {:.4f}\n", t, std::prev(it)->second);
+  }
+  std::cout << fmt::format("  real time {:.2f} s: scheduler {:.2f} us per decision, {:.1f} us per trial in all; peak "
+                           "memory {}\n",
+                           r.wall_seconds, r.decision_microseconds, r.loop_microseconds_per_trial,
+                           describe_bytes(static_cast<double>(r.peak_rss_bytes)));
+  std::cout << "results: " << s.results_path << "\n";
+}
+
 // Everything that needs no MPI: the options, the space and the plan. Empty when the run ends
-// here (--help, --version, --dry-run).
+// here (--help, --version, --dry-run, --simulate).
 std::optional<Prepared> prepare(int argc, char** argv) {
   bool exit_now = false;
   Prepared p;
   p.job = parse_job(argc, argv, exit_now);
   if (exit_now) return std::nullopt;
   p.space = SearchSpace::from_file(p.job.space_path);
+  if (p.job.objective == "gldnet") check_gldnet_space(p.space);
   for (const auto& q : p.space.parameters()) p.job.base.set(q.name, q.default_value);  // validated above
-  p.plan = hyperband_plan(p.job.hyperband);
+  if (p.job.algorithm == Algorithm::Asha) {
+    p.plan_text = AshaScheduler(p.job.asha, p.space, p.job.seed).describe();
+  } else {
+    const auto plan = hyperband_plan(p.job.hyperband);
+    p.plan_text = describe_plan(plan, p.job.hyperband);
+    p.planned = plan_totals(plan).trials;
+  }
+  if (p.job.simulation.workers > 0) {
+    simulate(p);
+    return std::nullopt;
+  }
   if (!p.job.dry_run) return p;
   const auto simd = describe_simd_target("");  // a CRIMEGRAPH_SIMD this CPU cannot run fails here
-  std::cout << describe_plan(p.plan, p.job.hyperband) << "\nsearch space (" << p.job.space_path << "):\n"
+  std::cout << p.plan_text << "\nsearch space (" << p.job.space_path << "):\n"
             << p.space.to_text();
   std::cout << "ranking: " << ranking_name(p.job.ranking) << " validation " << p.job.hit_rate.describe() << "\n";
   std::cout << "GLDNet kernel here: " << simd << "\n";
@@ -375,7 +498,7 @@ bool every_rank_accepts(const MpiSession& mpi, MpiTransport& transport, const st
       try {
         std::rethrow_exception(refused);
       } catch (const Error& e) {
-        transport.send(0, Tag::Fatal, e.what());
+        transport.send(0, tag_number(Tag::Fatal), e.what());
       }
     }
     return false;
@@ -408,8 +531,8 @@ int end_on_error(const MpiSession& mpi, MpiTransport& transport, Workers workers
 // A worker's error before the search: rank 0 reports it and ends the job. Ending first, or
 // with a non-zero status, would let the launcher kill rank 0 before it has said why.
 int report_to_coordinator(MpiTransport& transport, const std::string& what) {
-  transport.send(0, Tag::Fatal, what);
-  while (transport.receive(0).tag != Tag::Shutdown) {
+  transport.send(0, tag_number(Tag::Fatal), what);
+  while (transport.receive(0).tag != tag_number(Tag::Shutdown)) {
   }
   return 0;
 }
@@ -429,7 +552,6 @@ int run(int argc, char** argv) {
   if (!every_rank_accepts(mpi, transport, refused)) return 0;
   Job& job = prepared->job;
   const SearchSpace& space = prepared->space;
-  const auto& plan = prepared->plan;
   setup_logging(job.log_level, mpi.size() > 1 ? mpi.rank() : -1);
   // On every rank: a worker that died of the signal would make the launcher kill the
   // coordinator before it could flush; instead workers train on until the coordinator,
@@ -546,29 +668,12 @@ int run(int argc, char** argv) {
         }
       }
     }
-    SearchSettings settings;
-    settings.hyperband = job.hyperband;
-    settings.space = space;
-    settings.seed = job.seed;
-    settings.ranking = job.ranking;
-    settings.final_epochs = job.final_epochs;
-    settings.progress_seconds = job.progress_seconds;
-    settings.results_path = job.out;
-    settings.stop_after_trials = job.stop_after_trials;
+    SearchSettings settings = search_settings(*prepared);
+    settings.workers_description = job.objective == "gldnet" ? "GLDNet kernel on " + describe_simd_target("")
+                                                             : "null objective";
     auto& m = settings.metadata;
-    m.name = job.name;
-    m.job_text = job.job_text;
-    m.space_text = space.to_text();
-    m.plan_text = describe_plan(plan, job.hyperband);
-    m.variant = variant_name(job.hyperband.variant);
-    m.ranking = ranking_name(job.ranking);
-    m.objective = job.objective;
     m.dataset = job.objective == "gldnet" ? dataset : "";
-    m.hit_rate = job.hit_rate.describe();
-    m.seed = job.seed;
-    m.planned_trials = plan_totals(plan).trials;
     m.workers = mpi.size() == 1 ? 1 : static_cast<std::int32_t>(std::count(training_flags.begin() + 1, training_flags.end(), 1));
-    settings.overwrite = job.overwrite;
     if (job.resume) {
       const std::string partial = partial_results_path(job.out);
       if (fs::exists(partial)) {
@@ -589,7 +694,7 @@ int run(int argc, char** argv) {
         spdlog::info("nothing to resume at {}: starting the search", partial);
       }
     }
-    std::cout << describe_plan(plan, job.hyperband) << std::flush;
+    std::cout << prepared->plan_text << std::flush;
 
     settings.stop_requested = &stop_requested;
     settings.drain_requested = &drain_requested;
@@ -612,8 +717,9 @@ int run(int argc, char** argv) {
       const char* why = on_request ? " on a signal"
                         : summary.stop == SearchSummary::Stop::Drained ? " before its time limit"
                                                                        : " as asked";
-      std::cout << fmt::format("\nsearch '{}' stopped after {} of {} trials{}; resume it with --resume: {}\n",
-                               job.name, summary.completed, summary.planned, why,
+      const auto of = summary.planned >= 0 ? fmt::format(" of {}", summary.planned) : std::string();
+      std::cout << fmt::format("\nsearch '{}' stopped after {}{} trials{}; resume it with --resume: {}\n",
+                               job.name, summary.completed, of, why,
                                partial_results_path(summary.results_path))
                 << std::flush;
       // The workers are being stopped too and cannot be waited for.

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 FORMAT = "crimegraph-results"
-MAX_VERSION = 2
+MAX_VERSION = 3
 
 
 class Results:
@@ -102,7 +102,7 @@ def _read(path, data):
             trials["run"] = 0
         space = settings.get("search_space", "")
         schema = {"trial_id", "parent_id", "config_id", "iteration", "bracket", "round", "start_epoch",
-                  "end_epoch", "epochs_trained", "worker", "run", "val_hit_rate_best", "val_hit_rate_last",
+                  "end_epoch", "epochs_trained", "worker", "run", "dispatch_order", "dispatched_at_report", "val_hit_rate_best", "val_hit_rate_last",
                   "train_loss", "val_loss", "score", "wall_seconds", "train_seconds", "start_seconds",
                   "end_seconds", "status", "message"}
         hyperparameters = [c for c in trials.columns if c not in schema]

@@ -62,7 +62,7 @@ TrainedCity trained_city(const fixture::TempDir& dir) {
   TrialOutcome o;
   o.epochs = trainer.history();
   o.checkpoint = trainer.checkpoint();
-  w.add_trial(spec, o, o.best_hit_rate(), 0.0, 1.0);
+  w.add_trial(spec, o, o.best_hit_rate(), {0.0, 1.0});
   w.set_best(spec, o.best_hit_rate(), o.checkpoint);
   FinalOutcome f;
   f.epochs = 8;

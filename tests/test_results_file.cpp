@@ -136,7 +136,7 @@ TEST(ResultsFile, ResumeReadsBackWhatTheStoppedSearchWrote) {
     EXPECT_EQ(r.outcome.message, o.message);
     EXPECT_EQ(r.outcome.worker, o.worker);
     EXPECT_EQ(r.outcome.wall_seconds, o.wall_seconds);
-    EXPECT_EQ(r.outcome.checkpoint, o.checkpoint);
+    EXPECT_EQ(w.checkpoint(id), o.checkpoint);
     ASSERT_EQ(r.outcome.epochs.size(), o.epochs.size());
     for (std::size_t e = 0; e < o.epochs.size(); ++e) {
       EXPECT_EQ(r.outcome.epochs[e].epoch, o.epochs[e].epoch);
@@ -183,7 +183,7 @@ TEST(ResultsFile, ResumeCutsAFlushCutOffByACrashBackToWholeTrials) {
     ResultsWriter w(path, metadata(), space(), ResultsOpen::Resume);
     EXPECT_EQ(w.recorded().size(), 3u);
     EXPECT_EQ(w.recorded().count(3), 0u);
-    EXPECT_EQ(w.recorded().at(1).outcome.checkpoint, outcome(1).checkpoint);
+    EXPECT_EQ(w.checkpoint(1), outcome(1).checkpoint);
     const auto o = outcome(3);
     w.add_trial(trial(3), o, o.best_hit_rate());
     w.add_checkpoint(3, o.checkpoint);
@@ -199,7 +199,7 @@ TEST(ResultsFile, ResumeCutsAFlushCutOffByACrashBackToWholeTrials) {
   }
   ResultsWriter again(path, metadata(), space(), ResultsOpen::Resume);
   ASSERT_EQ(again.recorded().size(), 4u);
-  EXPECT_EQ(again.recorded().at(3).outcome.checkpoint, outcome(3).checkpoint);
+  EXPECT_EQ(again.checkpoint(3), outcome(3).checkpoint);
   EXPECT_EQ(again.recorded().at(3).outcome.epochs.back().epoch, 5);
 }
 

@@ -94,7 +94,7 @@ double score_of(std::int64_t id) { return id == 3 ? std::nan("") : outcome(id).b
 
 void add(ResultsWriter& w, std::int64_t id) {
   w.add_checkpoint(id, outcome(id).checkpoint);
-  w.add_trial(trial(id), outcome(id), score_of(id), 10.0 * id, 10.0 * id + 5.0);
+  w.add_trial(trial(id), outcome(id), score_of(id), {10.0 * id, 10.0 * id + 5.0});
 }
 
 FinalOutcome final_outcome() {

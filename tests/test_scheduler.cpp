@@ -6,7 +6,7 @@
 #include <set>
 
 #include "crimegraph/error.hpp"
-#include "crimegraph/search/scheduler.hpp"
+#include "crimegraph/search/hyperband/hyperband.hpp"
 
 using namespace crimegraph;
 

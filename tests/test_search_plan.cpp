@@ -2,8 +2,9 @@
 
 #include <random>
 
+#include "crimegraph/cluster/objective.hpp"
 #include "crimegraph/error.hpp"
-#include "crimegraph/search/plan.hpp"
+#include "crimegraph/search/hyperband/plan.hpp"
 #include "crimegraph/search/space.hpp"
 
 using namespace crimegraph;
@@ -123,7 +124,7 @@ TEST(SearchSpace, LogFloatStaysInRange) {
 TEST(SearchSpace, InvalidSpacesAreClearErrors) {
   auto message = [](const std::string& text) {
     try {
-      SearchSpace::parse("[space]\n" + text + "\n", "space.ini");
+      check_gldnet_space(SearchSpace::parse("[space]\n" + text + "\n", "space.ini"));
     } catch (const ConfigError& e) {
       return std::string(e.what());
     }

@@ -22,18 +22,6 @@ const char* tag_name(Tag tag) {
   return "?";
 }
 
-double TrialOutcome::best_hit_rate() const {
-  double best = std::numeric_limits<double>::quiet_NaN();
-  for (const auto& e : epochs) {
-    if (std::isnan(best) || e.validation_hit_rate > best) best = e.validation_hit_rate;
-  }
-  return best;
-}
-
-double TrialOutcome::last_hit_rate() const {
-  return epochs.empty() ? std::numeric_limits<double>::quiet_NaN() : epochs.back().validation_hit_rate;
-}
-
 namespace {
 
 // Little binary writer/reader: fixed-size values as bytes, strings length-prefixed.

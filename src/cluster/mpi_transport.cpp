@@ -68,11 +68,11 @@ void MpiSession::abort(int code) const {
   std::exit(code);
 }
 
-void MpiTransport::send(int destination, Tag tag, const std::string& payload) {
+void MpiTransport::send(int destination, int tag, const std::string& payload) {
   if (payload.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
     throw MpiError("MPI_Send: message of " + std::to_string(payload.size()) + " bytes is too large");
   }
-  check(MPI_Send(payload.data(), static_cast<int>(payload.size()), MPI_BYTE, destination, static_cast<int>(tag),
+  check(MPI_Send(payload.data(), static_cast<int>(payload.size()), MPI_BYTE, destination, tag,
                  MPI_COMM_WORLD),
         "MPI_Send");
 }
@@ -95,7 +95,7 @@ std::optional<Message> probe_and_receive(int source, std::optional<std::chrono::
   check(MPI_Get_count(&status, MPI_BYTE, &count), "MPI_Get_count");
   Message m;
   m.source = status.MPI_SOURCE;
-  m.tag = static_cast<Tag>(status.MPI_TAG);
+  m.tag = status.MPI_TAG;
   m.payload.resize(static_cast<std::size_t>(count));
   check(MPI_Mrecv(m.payload.data(), count, MPI_BYTE, &handle, MPI_STATUS_IGNORE), "MPI_Mrecv");
   return m;

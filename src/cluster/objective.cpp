@@ -10,8 +10,28 @@
 #include "crimegraph/error.hpp"
 #include "crimegraph/model/baselines.hpp"
 #include "crimegraph/model/gldnet_kernel.hpp"
+#include "crimegraph/model/trainer.hpp"
 
 namespace crimegraph {
+
+void check_gldnet_space(const SearchSpace& space) {
+  for (const auto& p : space.parameters()) {
+    if (!Hyperparameters::is_known(p.name)) {
+      throw ConfigError("search space parameter '" + p.name + "' is not a GLDNet hyperparameter");
+    }
+    Hyperparameters hp;
+    try {
+      if (p.kind == Parameter::Kind::Choice) {
+        for (auto v : p.values) hp.set(p.name, v);
+      } else {
+        hp.set(p.name, p.min);
+        hp.set(p.name, p.max);
+      }
+    } catch (const ConfigError& e) {
+      throw ConfigError("search space parameter '" + p.name + "': " + e.what());
+    }
+  }
+}
 namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {

@@ -277,6 +277,25 @@ std::vector<T> File::read(const std::string& dataset, Dims* dims) const {
   return out;
 }
 
+template <class T>
+std::vector<T> File::read_range(const std::string& dataset, std::uint64_t offset, std::uint64_t count) const {
+  static_assert(is_element<T>::value, "unsupported HDF5 element type");
+  Id ds(open_dataset(id_, path_, dataset), H5Dclose);
+  Id space(check(H5Dget_space(ds), "H5Dget_space", path_, dataset), H5Sclose);
+  const Dims d = dataspace_dims(space, path_, dataset);
+  if (d.size() != 1 || offset + count > d[0] || offset + count < offset) {
+    throw IoError("'" + path_ + "': values " + std::to_string(offset) + ".." + std::to_string(offset + count) +
+                  " are outside the 1-D dataset '" + dataset + "'");
+  }
+  std::vector<T> out(count);
+  if (count == 0) return out;
+  const hsize_t start = offset, n = count;
+  check(H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, nullptr, &n, nullptr), "H5Sselect_hyperslab", path_, dataset);
+  Id mem(check(H5Screate_simple(1, &n, nullptr), "H5Screate_simple", path_, dataset), H5Sclose);
+  check(H5Dread(ds, native_type<T>(), mem, space, H5P_DEFAULT, out.data()), "H5Dread", path_, dataset);
+  return out;
+}
+
 void File::write_strings(const std::string& dataset, const std::vector<std::string>& values) {
   const hsize_t n = values.size();
   Id type(string_type(), H5Tclose);
@@ -512,6 +531,7 @@ void File::append_strings(const std::string& dataset, const std::vector<std::str
 #define CRIMEGRAPH_H5_INSTANTIATE(T)                                                                   \
   template void File::write<T>(const std::string&, const T*, const Dims&, const Layout&);            \
   template std::vector<T> File::read<T>(const std::string&, Dims*) const;                            \
+  template std::vector<T> File::read_range<T>(const std::string&, std::uint64_t, std::uint64_t) const; \
   template void File::create_column<T>(const std::string&, std::uint64_t);                           \
   template void File::append<T>(const std::string&, const T*, std::size_t);
 CRIMEGRAPH_H5_INSTANTIATE(float)

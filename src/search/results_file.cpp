@@ -13,6 +13,7 @@
 #include <optional>
 #include <random>
 #include <tuple>
+#include <unordered_map>
 
 #include "crimegraph/error.hpp"
 #include "crimegraph/io/text.hpp"
@@ -69,6 +70,10 @@ struct ResultsWriter::Impl {
   std::optional<std::tuple<TrialSpec, double, std::string>> best;
   std::vector<std::int64_t> checkpoint_ids, checkpoint_sizes;
   std::vector<std::uint8_t> checkpoint_bytes;
+  // Where each kept checkpoint is: (offset, size) in the checkpoints file's bytes, or in
+  // checkpoint_bytes while it waits for a flush.
+  std::unordered_map<std::int64_t, std::pair<std::uint64_t, std::uint64_t>> on_file, in_queue;
+  std::uint64_t bytes_on_file = 0;
   std::map<std::int64_t, RecordedTrial> recorded;
 };
 
@@ -143,9 +148,13 @@ void cut_columns(h5::File& f, const std::vector<std::string>& columns, std::uint
   }
 }
 
+using CheckpointIndex = std::unordered_map<std::int64_t, std::pair<std::uint64_t, std::uint64_t>>;
+
 // Reads back what an unfinished search recorded, cutting every column back to the last trial
-// whose row, epochs and checkpoint were all written (a crash can stop a flush part way).
-std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, const std::vector<std::string>& hp) {
+// whose row, epochs and checkpoint were all written (a crash can stop a flush part way). The
+// checkpoints stay on file: `index` says where each one is, `bytes_on_file` how many there are.
+std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, const std::vector<std::string>& hp,
+                                                    CheckpointIndex& index, std::uint64_t& bytes_on_file) {
   const auto columns = results_trial_columns(hp), curves = results_curve_columns("curves");
   const std::vector<std::string> checkpoint_columns = {"trial_id", "size"};
   const auto [rows, epochs] = whole_trials(f, columns, curves);
@@ -154,27 +163,22 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
   std::uint64_t kept = shortest(c, checkpoint_columns);
   const auto checkpoint_ids = c.read<std::int64_t>("trial_id");
   const auto sizes = c.read<std::int64_t>("size");
-  const auto bytes = c.read<std::uint8_t>("bytes");
+  const auto bytes = column_rows(c, "bytes");
   std::uint64_t total = 0;
   for (std::uint64_t i = 0; i < kept; ++i) {
-    if (total + static_cast<std::uint64_t>(sizes[i]) > bytes.size()) {
+    const auto n = static_cast<std::uint64_t>(sizes[i]);
+    if (total + n > bytes) {
       kept = i;
       break;
     }
-    total += static_cast<std::uint64_t>(sizes[i]);
+    index[checkpoint_ids[i]] = {total, n};
+    total += n;
   }
+  bytes_on_file = total;
   cut_columns(f, columns, rows);
   cut_columns(f, curves, epochs);
   cut_columns(c, checkpoint_columns, kept);
   cut_columns(c, {"bytes"}, total);
-
-  std::map<std::int64_t, std::string> checkpoints;
-  std::uint64_t offset = 0;
-  for (std::uint64_t i = 0; i < kept; ++i) {
-    const auto n = static_cast<std::uint64_t>(sizes[i]);
-    checkpoints[checkpoint_ids[i]].assign(reinterpret_cast<const char*>(bytes.data() + offset), n);
-    offset += n;
-  }
 
   const auto ids = f.read<std::int64_t>("trials/trial_id");
   const auto parents = f.read<std::int64_t>("trials/parent_id");
@@ -182,6 +186,7 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
   const auto starts = f.read<std::int32_t>("trials/start_epoch");
   const auto ends = f.read<std::int32_t>("trials/end_epoch");
   const auto workers = f.read<std::int32_t>("trials/worker");
+  const auto at_report = f.read<std::int64_t>("trials/dispatched_at_report");
   const auto walls = f.read<double>("trials/wall_seconds");
   const auto status = f.read_strings("trials/status");
   const auto messages = f.read_strings("trials/message");
@@ -197,6 +202,8 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
     t.config_id = configs[i];
     t.start_epoch = starts[i];
     t.end_epoch = ends[i];
+    t.dispatched_at_report = at_report[i];
+    t.row = static_cast<std::int64_t>(i);
     auto& o = t.outcome;
     o.id = ids[i];
     o.status = parse_trial_status(status[i], f.path());
@@ -214,7 +221,6 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
       r.eval_seconds = curve["eval_seconds"][e];
       o.epochs.push_back(r);
     }
-    if (const auto it = checkpoints.find(o.id); it != checkpoints.end()) o.checkpoint = std::move(it->second);
     if (!recorded.emplace(o.id, std::move(t)).second) {
       throw DataError("'" + f.path() + "': trial " + std::to_string(ids[i]) + " is recorded twice");
     }
@@ -258,10 +264,13 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
     impl_ = std::make_unique<Impl>(h5::File::open_read_write(partial_path()),
                                    h5::File::open_read_write(checkpoints_path()));
     auto& f = impl_->file;
-    if (!f.has_attribute("", "format") || f.string_attribute("", "format") != kResultsFormatName ||
-        f.int_attribute("", "format_version") != kResultsFormatVersion) {
-      throw DataError("cannot resume '" + partial_path() + "': not a search results file of format version " +
-                      std::to_string(kResultsFormatVersion));
+    if (!f.has_attribute("", "format") || f.string_attribute("", "format") != kResultsFormatName) {
+      throw DataError("cannot resume '" + partial_path() + "': not a search results file");
+    }
+    if (const auto version = f.int_attribute("", "format_version"); version != kResultsFormatVersion) {
+      throw DataError("cannot resume '" + partial_path() + "': its format version is " + std::to_string(version) +
+                      ", this build resumes version " + std::to_string(kResultsFormatVersion) +
+                      " (finish it with the build that started it, or start the search anew)");
     }
     // What a resumed search must share with the one that wrote the file: everything that decides
     // the trials and their scores (not the job file's text: options such as --progress-seconds may change).
@@ -280,7 +289,7 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
                       "' holds another search's checkpoints (its search_id differs)");
     }
     for (const auto& p : space.parameters()) impl_->hyperparameters.push_back(p.name);
-    impl_->recorded = read_recorded(f, impl_->checkpoints, impl_->hyperparameters);
+    impl_->recorded = read_recorded(f, impl_->checkpoints, impl_->hyperparameters, impl_->on_file, impl_->bytes_on_file);
     impl_->run = static_cast<std::int32_t>((f.has_attribute("", "resumes") ? f.int_attribute("", "resumes") : 0) + 1);
     f.set_attribute("", "resumes", static_cast<std::int64_t>(impl_->run));
     f.set_attribute("", "resumed_utc", utc_timestamp());
@@ -339,8 +348,7 @@ ResultsWriter::ResultsWriter(const std::string& path, const SearchMetadata& m, c
 
 ResultsWriter::~ResultsWriter() = default;
 
-void ResultsWriter::add_trial(const TrialSpec& s, const TrialOutcome& o, double score, double start_seconds,
-                              double end_seconds) {
+void ResultsWriter::add_trial(const TrialSpec& s, const TrialOutcome& o, double score, const TrialTiming& timing) {
   auto& m = *impl_;
   auto& q = m.queued;
   const double nan = std::nan("");
@@ -357,6 +365,8 @@ void ResultsWriter::add_trial(const TrialSpec& s, const TrialOutcome& o, double 
   q.int32s["trials/epochs_trained"].push_back(static_cast<std::int32_t>(o.epochs.size()));
   q.int32s["trials/worker"].push_back(o.worker);
   q.int32s["trials/run"].push_back(m.run);
+  q.int64s["trials/dispatch_order"].push_back(timing.dispatch_order);
+  q.int64s["trials/dispatched_at_report"].push_back(timing.dispatched_at_report);
   q.doubles["trials/val_hit_rate_best"].push_back(o.epochs.empty() ? nan : o.best_hit_rate());
   q.doubles["trials/val_hit_rate_last"].push_back(o.epochs.empty() ? nan : o.last_hit_rate());
   q.doubles["trials/train_loss"].push_back(o.epochs.empty() ? nan : o.epochs.back().train_loss);
@@ -364,8 +374,8 @@ void ResultsWriter::add_trial(const TrialSpec& s, const TrialOutcome& o, double 
   q.doubles["trials/score"].push_back(score);
   q.doubles["trials/wall_seconds"].push_back(o.wall_seconds);
   q.doubles["trials/train_seconds"].push_back(train_seconds);
-  q.doubles["trials/start_seconds"].push_back(start_seconds);
-  q.doubles["trials/end_seconds"].push_back(end_seconds);
+  q.doubles["trials/start_seconds"].push_back(timing.start_seconds);
+  q.doubles["trials/end_seconds"].push_back(timing.end_seconds);
   for (const auto& name : m.hyperparameters) {
     const auto it = s.config.find(name);
     q.doubles["trials/" + name].push_back(it == s.config.end() ? nan : it->second);
@@ -382,6 +392,7 @@ const std::map<std::int64_t, RecordedTrial>& ResultsWriter::recorded() const { r
 
 void ResultsWriter::add_checkpoint(std::int64_t trial_id, const std::string& checkpoint) {
   auto& m = *impl_;
+  m.in_queue[trial_id] = {m.checkpoint_bytes.size(), checkpoint.size()};
   m.checkpoint_ids.push_back(trial_id);
   m.checkpoint_sizes.push_back(static_cast<std::int64_t>(checkpoint.size()));
   m.checkpoint_bytes.insert(m.checkpoint_bytes.end(), checkpoint.begin(), checkpoint.end());
@@ -395,6 +406,9 @@ void ResultsWriter::flush() {
     m.checkpoints.append("size", m.checkpoint_sizes.data(), m.checkpoint_sizes.size());
     m.checkpoints.append("trial_id", m.checkpoint_ids.data(), m.checkpoint_ids.size());
     m.checkpoints.flush();
+    for (const auto& [id, place] : m.in_queue) m.on_file[id] = {m.bytes_on_file + place.first, place.second};
+    m.bytes_on_file += m.checkpoint_bytes.size();
+    m.in_queue.clear();
     m.checkpoint_ids.clear();
     m.checkpoint_sizes.clear();
     m.checkpoint_bytes.clear();
@@ -416,6 +430,22 @@ void ResultsWriter::flush() {
     m.best.reset();
   }
   m.file.flush();
+}
+
+bool ResultsWriter::has_checkpoint(std::int64_t trial_id) const {
+  return impl_->in_queue.count(trial_id) > 0 || impl_->on_file.count(trial_id) > 0;
+}
+
+std::string ResultsWriter::checkpoint(std::int64_t trial_id) const {
+  const auto& m = *impl_;
+  if (const auto it = m.in_queue.find(trial_id); it != m.in_queue.end()) {
+    const auto* start = m.checkpoint_bytes.data() + it->second.first;
+    return std::string(reinterpret_cast<const char*>(start), it->second.second);
+  }
+  const auto it = m.on_file.find(trial_id);
+  if (it == m.on_file.end()) throw Error("internal error: no checkpoint was kept for trial " + std::to_string(trial_id));
+  const auto bytes = m.checkpoints.read_range<std::uint8_t>("bytes", it->second.first, it->second.second);
+  return std::string(bytes.begin(), bytes.end());
 }
 
 void ResultsWriter::set_best(const TrialSpec& s, double score, const std::string& checkpoint) {

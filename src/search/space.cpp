@@ -7,7 +7,6 @@
 
 #include "crimegraph/error.hpp"
 #include "crimegraph/io/text.hpp"
-#include "crimegraph/model/hyperparameters.hpp"
 
 namespace crimegraph {
 namespace {
@@ -111,23 +110,8 @@ void SearchSpace::validate() const {
   if (parameters_.empty()) throw ConfigError("the search space has no parameters");
   std::set<std::string> names;
   for (const auto& p : parameters_) {
-    if (!Hyperparameters::is_known(p.name)) {
-      throw ConfigError("search space parameter '" + p.name + "' is not a GLDNet hyperparameter");
-    }
     if (!names.insert(p.name).second) throw ConfigError("search space parameter '" + p.name + "' appears twice");
     p.validate();
-    // Every value the space can produce must be a valid hyperparameter value.
-    Hyperparameters hp;
-    try {
-      if (p.kind == Parameter::Kind::Choice) {
-        for (auto v : p.values) hp.set(p.name, v);
-      } else {
-        hp.set(p.name, p.min);
-        hp.set(p.name, p.max);
-      }
-    } catch (const ConfigError& e) {
-      throw ConfigError("search space parameter '" + p.name + "': " + e.what());
-    }
   }
 }
 

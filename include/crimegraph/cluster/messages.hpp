@@ -1,14 +1,13 @@
 #pragma once
-// The messages between the coordinator (rank 0) and the workers, and their byte encoding.
+// The messages between the coordinator (rank 0) and the workers: their tags and the byte
+// encoding of the search layer's trial types.
 // Messages are small: a configuration, a few numbers, and a checkpoint of a few KB that
 // travels with the work and the result, so no shared filesystem is needed for checkpoints.
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
-#include "crimegraph/model/trainer.hpp"
-#include "crimegraph/search/scheduler.hpp"
+#include "crimegraph/search/trial.hpp"
 
 namespace crimegraph {
 
@@ -22,40 +21,9 @@ enum class Tag : int {
   Fatal = 7,        ///< worker -> coordinator: the worker cannot go on (e.g. unreadable dataset)
 };
 const char* tag_name(Tag tag);
-
-struct TrialOutcome {
-  std::int64_t id = 0;
-  TrialStatus status = TrialStatus::Ok;
-  std::string message;
-  std::vector<EpochRecord> epochs;  ///< the epochs this trial trained
-  std::string checkpoint;
-  std::int32_t worker = 0;
-  double wall_seconds = 0.0;
-
-  double best_hit_rate() const;  ///< NaN without epochs
-  double last_hit_rate() const;
-};
-
-struct FinalOutcome {
-  TrialStatus status = TrialStatus::Ok;
-  std::string message;
-  std::int32_t epochs = 0;
-  double best_validation_hit_rate = 0.0;
-  double test_hit_rate = 0.0;
-  double naive = 0.0, historical = 0.0;
-  std::optional<double> oracle;
-  std::string hit_rate_description;
-  std::string checkpoint;
-  std::vector<EpochRecord> history;  ///< every epoch of the retraining
-};
-
-struct WorkerStats {
-  std::int32_t worker = 0;
-  std::int64_t trials = 0;
-  double busy_seconds = 0.0;      ///< wall time spent running trials
-  double waiting_seconds = 0.0;   ///< wall time spent waiting for messages
-  double waiting_cpu_seconds = 0.0;  ///< CPU time used while waiting: ~0 if waiting does not spin
-};
+/// The transport carries plain numbers.
+constexpr int tag_number(Tag tag) { return static_cast<int>(tag); }
+constexpr Tag tag_of(int number) { return static_cast<Tag>(number); }
 
 std::string encode(const TrialSpec& spec);
 TrialSpec decode_trial_spec(const std::string& bytes);

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "crimegraph/cluster/messages.hpp"
 
 namespace crimegraph {
 
@@ -30,7 +29,7 @@ class MpiSession {
 
 struct Message {
   int source = -1;
-  Tag tag = Tag::Shutdown;
+  int tag = -1;  ///< the sender's tag (see cluster/messages.hpp)
   std::string payload;
 };
 
@@ -39,7 +38,7 @@ class MpiTransport {
   static constexpr int kAnySource = -1;
   MpiTransport() = default;
 
-  void send(int destination, Tag tag, const std::string& payload);
+  void send(int destination, int tag, const std::string& payload);
   /// The next message from `source` (or any rank), waiting without spinning.
   Message receive(int source = kAnySource);
   /// As receive(), but gives up at `deadline`.

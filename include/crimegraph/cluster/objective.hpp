@@ -4,7 +4,7 @@
 #include <memory>
 #include <string>
 
-#include "crimegraph/cluster/messages.hpp"
+#include "crimegraph/search/trial.hpp"
 #include "crimegraph/data/dataset_file.hpp"
 #include "crimegraph/model/hit_rate.hpp"
 #include "crimegraph/model/hyperparameters.hpp"
@@ -40,6 +40,10 @@ struct GLDNetObjectiveOptions {
   /// and the search goes on (0: no limit).
   double trial_timeout_seconds = 0.0;
 };
+
+/// Throws ConfigError unless every parameter of `space` is a GLDNet hyperparameter and every
+/// value the space can produce is a valid value of it.
+void check_gldnet_space(const SearchSpace& space);
 
 /// Trains every trial on the same training data.
 std::unique_ptr<Objective> make_gldnet_objective(const GLDNetObjectiveOptions& options);

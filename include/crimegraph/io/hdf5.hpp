@@ -66,6 +66,9 @@ class File {
   /// Reads a whole dataset; its element type must convert to T (HDF5 converts numbers).
   template <class T>
   std::vector<T> read(const std::string& dataset, Dims* dims = nullptr) const;
+  /// Values offset..offset+count-1 of a 1-D dataset.
+  template <class T>
+  std::vector<T> read_range(const std::string& dataset, std::uint64_t offset, std::uint64_t count) const;
   Dims shape(const std::string& dataset) const;
 
   /// Variable-length UTF-8 strings (h5py: `ds.asstr()[:]`).

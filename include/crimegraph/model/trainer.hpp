@@ -11,21 +11,9 @@
 #include "crimegraph/model/hit_rate.hpp"
 #include "crimegraph/model/hyperparameters.hpp"
 #include "crimegraph/model/training_data.hpp"
+#include "crimegraph/model/training_record.hpp"
 
 namespace crimegraph {
-
-enum class TrialStatus { Ok = 0, Diverged = 1, Failed = 2 };
-const char* trial_status_name(TrialStatus status);
-
-struct EpochRecord {
-  std::int32_t epoch = 0;  ///< epochs completed, 1-based
-  double train_loss = 0.0;
-  double validation_loss = 0.0;
-  double validation_hit_rate = 0.0;
-  double learning_rate = 0.0;  ///< at the end of the epoch
-  double train_seconds = 0.0;
-  double eval_seconds = 0.0;
-};
 
 struct Evaluation {
   double loss = 0.0;

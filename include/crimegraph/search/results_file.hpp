@@ -11,13 +11,13 @@
 #include <memory>
 #include <string>
 
-#include "crimegraph/cluster/messages.hpp"
+#include "crimegraph/search/trial.hpp"
 #include "crimegraph/search/space.hpp"
 
 namespace crimegraph {
 
 inline constexpr const char* kResultsFormatName = "crimegraph-results";
-inline constexpr int kResultsFormatVersion = 2;
+inline constexpr int kResultsFormatVersion = 3;
 
 struct SearchMetadata {
   std::string name, job_text, space_text, plan_text;
@@ -36,11 +36,23 @@ std::map<std::string, std::string> search_identity(const SearchMetadata& metadat
 inline std::string partial_results_path(const std::string& path) { return path + ".partial"; }
 inline std::string checkpoints_path(const std::string& path) { return path + ".checkpoints"; }
 
-/// A finished trial as the results file recorded it, for resuming a search.
+/// When and in which order a trial ran: for the timeline, and for replaying the scheduler's
+/// calls when a stopped search resumes.
+struct TrialTiming {
+  double start_seconds = std::nan("");  ///< dispatched, seconds after its run started
+  double end_seconds = std::nan("");    ///< its result arrived
+  std::int64_t dispatch_order = -1;     ///< its place in the order the scheduler handed trials out
+  std::int64_t dispatched_at_report = -1;  ///< trials handed out when its result was reported
+};
+
+/// A finished trial as the results file recorded it, for resuming a search. Its checkpoint,
+/// when one was kept, is read with ResultsWriter::checkpoint.
 struct RecordedTrial {
   std::int64_t parent_id = -1, config_id = 0;
   std::int32_t start_epoch = 0, end_epoch = 0;
-  TrialOutcome outcome;  ///< with its checkpoint when one was kept
+  std::int64_t dispatched_at_report = -1;
+  std::int64_t row = 0;  ///< its place in the file: the order results arrived in
+  TrialOutcome outcome;
 };
 
 enum class ResultsOpen {
@@ -59,12 +71,14 @@ class ResultsWriter {
   ResultsWriter(const ResultsWriter&) = delete;
   ResultsWriter& operator=(const ResultsWriter&) = delete;
 
-  /// Queues one trial (a row of /trials, its epochs to /curves); flush() writes it. The times
-  /// are when it was dispatched and when its result arrived, in seconds after this run started.
-  void add_trial(const TrialSpec& spec, const TrialOutcome& outcome, double score,
-                 double start_seconds = std::nan(""), double end_seconds = std::nan(""));
-  /// Keeps a finished trial's training state for resuming (written at the next flush, first).
+  /// Queues one trial (a row of /trials, its epochs to /curves); flush() writes it.
+  void add_trial(const TrialSpec& spec, const TrialOutcome& outcome, double score, const TrialTiming& timing = {});
+  /// Keeps a finished trial's training state for promotions and resuming (written at the next
+  /// flush, first). Only an index stays in memory: checkpoint() reads the bytes back.
   void add_checkpoint(std::int64_t trial_id, const std::string& checkpoint);
+  bool has_checkpoint(std::int64_t trial_id) const;
+  /// A kept checkpoint; Error when none was kept for the trial.
+  std::string checkpoint(std::int64_t trial_id) const;
   /// Writes every queued row, one extend + write per column, and flushes the file.
   void flush();
   std::size_t queued() const;

@@ -45,7 +45,8 @@ class SearchSpace {
   /// The original study's space.
   static SearchSpace original_study();
 
-  /// Checks every parameter, and that every name is a known hyperparameter.
+  /// Checks every parameter, and that no name appears twice. Whether the names mean anything
+  /// is the objective's to say (check_gldnet_space).
   void validate() const;
   const std::vector<Parameter>& parameters() const { return parameters_; }
   Configuration defaults() const;

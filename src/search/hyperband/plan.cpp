@@ -1,4 +1,4 @@
-#include "crimegraph/search/plan.hpp"
+#include "crimegraph/search/hyperband/plan.hpp"
 
 #include <spdlog/fmt/fmt.h>
 

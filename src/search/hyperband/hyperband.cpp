@@ -1,40 +1,19 @@
-#include "crimegraph/search/scheduler.hpp"
+#include "crimegraph/search/hyperband/hyperband.hpp"
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
-#include <set>
 
 #include "crimegraph/error.hpp"
 
 namespace crimegraph {
 
-const char* ranking_name(Ranking ranking) { return ranking == Ranking::BestEpoch ? "best-epoch" : "last-epoch"; }
-
-Ranking parse_ranking(const std::string& text) {
-  if (text == "best-epoch" || text == "best") return Ranking::BestEpoch;
-  if (text == "last-epoch" || text == "last") return Ranking::LastEpoch;
-  throw ConfigError("unknown ranking '" + text + "' (use best-epoch or last-epoch)");
-}
-
-namespace {
-std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-}  // namespace
-
 HyperbandScheduler::HyperbandScheduler(const HyperbandOptions& options, SearchSpace space, std::uint64_t seed,
                                        Ranking ranking)
-    : plan_(hyperband_plan(options)), seed_(seed), ranking_(ranking) {
-  space.validate();
+    : options_(options), plan_(hyperband_plan(options)), sampler_(std::move(space), seed), seed_(seed),
+      ranking_(ranking) {
+  counts_.planned = counts_.epochs_planned = 0;
   // All first-round configurations are drawn up front, in plan order, so they do not depend
-  // on the order in which workers ask for work. Repeats are redrawn, as Keras Tuner does.
-  std::mt19937_64 rng(mix(seed));
-  std::set<Configuration> seen;
-  bool exhausted = false;  // once 100 redraws find nothing new, more would only cost time
+  // on the order in which workers ask for work.
   std::int64_t id_base = 0;
   for (const auto& bp : plan_) {
     Bracket b;
@@ -47,22 +26,22 @@ HyperbandScheduler::HyperbandScheduler(const HyperbandOptions& options, SearchSp
       Round r;
       r.size = rp.trials;
       r.epochs = rp.epochs;
-      b.rounds.push_back(r);
-      planned_ += rp.trials;
-      epochs_planned_ += static_cast<std::int64_t>(rp.trials) * (rp.epochs - previous_epochs);
+      r.member_of_slot.assign(static_cast<std::size_t>(b.first_size), -1);
+      b.rounds.push_back(std::move(r));
+      counts_.planned += rp.trials;
+      counts_.epochs_planned += static_cast<std::int64_t>(rp.trials) * (rp.epochs - previous_epochs);
       previous_epochs = rp.epochs;
     }
     for (std::int32_t slot = 0; slot < b.first_size; ++slot) {
-      Configuration c = space.sample(rng);
-      for (int attempt = 0; !exhausted && attempt < 100 && seen.count(c); ++attempt) c = space.sample(rng);
-      exhausted = exhausted || !seen.insert(c).second;
-      configs_.push_back(c);
+      configs_.push_back(sampler_.draw());
       Member m;
       m.slot = slot;
+      b.rounds[0].member_of_slot[static_cast<std::size_t>(slot)] = slot;
       b.rounds[0].members.push_back(m);
       b.rounds[0].ready.push_back(static_cast<std::size_t>(slot));
     }
     id_base += static_cast<std::int64_t>(b.first_size) * static_cast<std::int64_t>(bp.rounds.size());
+    with_ready_.insert(brackets_.size());
     brackets_.push_back(std::move(b));
   }
 }
@@ -78,7 +57,7 @@ TrialSpec HyperbandScheduler::spec_for(const Bracket& b, std::size_t round, cons
   s.slot = m.slot;
   s.start_epoch = round == 0 ? 0 : b.rounds[round - 1].epochs;
   s.end_epoch = b.rounds[round].epochs;
-  s.seed = mix(seed_ ^ mix(static_cast<std::uint64_t>(s.config_id)));
+  s.seed = trial_seed(seed_, s.config_id);
   s.config = configs_[static_cast<std::size_t>(s.config_id)];
   s.parent_checkpoint = m.parent_checkpoint;
   return s;
@@ -86,18 +65,20 @@ TrialSpec HyperbandScheduler::spec_for(const Bracket& b, std::size_t round, cons
 
 std::optional<TrialSpec> HyperbandScheduler::next() {
   // Earliest bracket first; within it the deepest round, which finishes the bracket soonest.
-  for (auto& b : brackets_) {
+  while (!with_ready_.empty()) {
+    const auto bi = *with_ready_.begin();
+    auto& b = brackets_[bi];
     for (std::size_t r = b.rounds.size(); r-- > 0;) {
       auto& round = b.rounds[r];
-      if (round.next_ready < round.ready.size()) {
-        auto& m = round.members[round.ready[round.next_ready++]];
-        m.state = Member::State::Running;
-        ++dispatched_;
-        auto spec = spec_for(b, r, m);
-        m.parent_checkpoint.clear();  // handed over; no need to keep it
-        return spec;
-      }
+      if (!round.has_ready()) continue;
+      auto& m = round.members[round.ready[round.next_ready++]];
+      m.state = Member::State::Running;
+      ++counts_.dispatched;
+      auto spec = spec_for(b, r, m);
+      m.parent_checkpoint.clear();  // handed over; no need to keep it
+      return spec;
     }
+    with_ready_.erase(with_ready_.begin());
   }
   return std::nullopt;
 }
@@ -108,14 +89,16 @@ bool HyperbandScheduler::better(const Member& a, const Member& b) const {
   return a.slot < b.slot;
 }
 
-void HyperbandScheduler::promote_certain(Bracket& b, std::size_t r) {
+void HyperbandScheduler::promote_certain(std::size_t bi, std::size_t r) {
+  auto& b = brackets_[bi];
   if (r + 1 >= b.rounds.size()) return;
   auto& round = b.rounds[r];
   auto& next = b.rounds[r + 1];
   const auto k = static_cast<std::size_t>(next.size);
   if (next.members.size() >= k) return;
   const auto unfinished = static_cast<std::size_t>(round.size - round.done);
-  // Candidates in rank order, so the ready queue is in rank order too.
+  // Candidates in rank order, so the ready queue is in rank order too. A round holds at most
+  // one bracket's first-round size of trials.
   std::vector<std::size_t> done;
   for (std::size_t i = 0; i < round.members.size(); ++i) {
     if (round.members[i].state == Member::State::Done) done.push_back(i);
@@ -131,8 +114,10 @@ void HyperbandScheduler::promote_certain(Bracket& b, std::size_t r) {
     child.slot = m.slot;
     child.parent_id = b.id_base + static_cast<std::int64_t>(r) * b.first_size + m.slot;
     child.parent_checkpoint = std::move(m.checkpoint);
+    next.member_of_slot[static_cast<std::size_t>(m.slot)] = static_cast<std::int32_t>(next.members.size());
     next.members.push_back(std::move(child));
     next.ready.push_back(next.members.size() - 1);
+    with_ready_.insert(bi);
   }
   if (round.done == round.size) {
     for (auto& m : round.members) std::string().swap(m.checkpoint);  // no longer needed
@@ -140,31 +125,32 @@ void HyperbandScheduler::promote_certain(Bracket& b, std::size_t r) {
 }
 
 void HyperbandScheduler::report(const TrialReport& rep) {
-  for (auto& b : brackets_) {
-    const std::int64_t span = static_cast<std::int64_t>(b.first_size) * static_cast<std::int64_t>(b.rounds.size());
-    if (rep.id < b.id_base || rep.id >= b.id_base + span) continue;
-    const auto r = static_cast<std::size_t>((rep.id - b.id_base) / b.first_size);
-    const auto slot = static_cast<std::int32_t>((rep.id - b.id_base) % b.first_size);
-    auto& round = b.rounds[r];
-    for (auto& m : round.members) {
-      if (m.slot != slot) continue;
-      if (m.state != Member::State::Running) {
-        throw Error("trial " + std::to_string(rep.id) + " reported " +
-                    (m.state == Member::State::Done ? "twice" : "before it was dispatched"));
-      }
-      m.state = Member::State::Done;
-      m.ok = rep.ok && std::isfinite(rep.best_score) && std::isfinite(rep.last_score);
-      m.score = ranking_ == Ranking::BestEpoch ? rep.best_score : rep.last_score;
-      m.checkpoint = rep.checkpoint;
-      ++round.done;
-      ++completed_;
-      if (!m.ok) ++failed_;
-      epochs_completed_ += round.epochs - (r == 0 ? 0 : b.rounds[r - 1].epochs);
-      promote_certain(b, r);
-      return;
-    }
+  // The bracket whose id range holds the trial: the last with id_base <= id.
+  const auto after = std::upper_bound(brackets_.begin(), brackets_.end(), rep.id,
+                                      [](std::int64_t id, const Bracket& b) { return id < b.id_base; });
+  if (after == brackets_.begin()) throw Error("result for unknown trial " + std::to_string(rep.id));
+  const auto bi = static_cast<std::size_t>(after - brackets_.begin() - 1);
+  auto& b = brackets_[bi];
+  const std::int64_t offset = rep.id - b.id_base;
+  const auto r = static_cast<std::size_t>(offset / b.first_size);
+  if (r >= b.rounds.size()) throw Error("result for unknown trial " + std::to_string(rep.id));
+  auto& round = b.rounds[r];
+  const auto index = round.member_of_slot[static_cast<std::size_t>(offset % b.first_size)];
+  if (index < 0) throw Error("trial " + std::to_string(rep.id) + " reported before it was dispatched");
+  auto& m = round.members[static_cast<std::size_t>(index)];
+  if (m.state != Member::State::Running) {
+    throw Error("trial " + std::to_string(rep.id) + " reported " +
+                (m.state == Member::State::Done ? "twice" : "before it was dispatched"));
   }
-  throw Error("result for unknown trial " + std::to_string(rep.id));
+  m.state = Member::State::Done;
+  m.ok = rep.ok && std::isfinite(rep.best_score) && std::isfinite(rep.last_score);
+  m.score = ranking_ == Ranking::BestEpoch ? rep.best_score : rep.last_score;
+  m.checkpoint = rep.checkpoint;
+  ++round.done;
+  ++counts_.completed;
+  if (!m.ok) ++counts_.failed;
+  counts_.epochs_completed += round.epochs - (r == 0 ? 0 : b.rounds[r - 1].epochs);
+  promote_certain(bi, r);
 }
 
 }  // namespace crimegraph
