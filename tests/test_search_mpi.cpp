@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include "crimegraph/data/dataset_file.hpp"
@@ -374,6 +375,50 @@ TEST(SearchResume, StoppedAnywhereResumesToTheSameTable) {
     SCOPED_TRACE("stopped after " + std::to_string(first));
     expect_same_trials(whole, trials_table(out));
     EXPECT_FALSE(std::filesystem::exists(out + ".partial"));
+  }
+}
+
+// ASHA's decisions depend on the order results arrive in, which real workers do not fix: a
+// stopped ASHA search, resumed on another number of ranks, keeps every decision recorded before
+// the stop (each row as it was, in the same place), makes none twice and loses none.
+TEST(SearchResume, AStoppedAshaSearchContinuesFromItsRecordedDecisions) {
+  fixture::TempDir dir;
+  const auto out = dir.file("asha.h5");
+  auto base_at = [&](int ranks) {
+    return mpirun(ranks) + kSearch + " --job " + kSourceDir +
+           "/jobs/seed-replication.ini --algorithm asha --max-trials 150 --objective null --final-epochs 0 "
+           "--log-level warn --out " + out;
+  };
+  auto r = run_command(base_at(4) + " --stop-after-trials 70");
+  ASSERT_EQ(r.exit_code, 75) << r.output;
+  std::vector<std::int64_t> ids_before, parents_before;
+  {
+    auto f = h5::File::open_read(out + ".partial");
+    ids_before = f.read<std::int64_t>("trials/trial_id");
+    parents_before = f.read<std::int64_t>("trials/parent_id");
+  }
+  ASSERT_EQ(ids_before.size(), 70u);
+  r = run_command(base_at(3) + " --resume");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("resumed: 70 trials were finished before"), std::string::npos) << r.output;
+  auto f = h5::File::open_read(out);
+  const auto ids = f.read<std::int64_t>("trials/trial_id");
+  const auto parents = f.read<std::int64_t>("trials/parent_id");
+  const auto runs = f.read<std::int32_t>("trials/run");
+  const auto configs = f.read<std::int64_t>("trials/config_id");
+  EXPECT_EQ(f.string_attribute("", "variant"), "asha");
+  for (std::size_t i = 0; i < ids_before.size(); ++i) {
+    EXPECT_EQ(ids[i], ids_before[i]) << "row " << i;
+    EXPECT_EQ(parents[i], parents_before[i]) << "row " << i;
+    EXPECT_EQ(runs[i], 0) << "row " << i;
+  }
+  for (std::size_t i = ids_before.size(); i < ids.size(); ++i) EXPECT_EQ(runs[i], 1) << "row " << i;
+  std::set<std::int64_t> unique(ids.begin(), ids.end());
+  EXPECT_EQ(unique.size(), ids.size()) << "a trial ran twice";
+  EXPECT_EQ(*unique.rbegin(), static_cast<std::int64_t>(unique.size()) - 1) << "a trial handed out was lost";
+  EXPECT_EQ(std::set<std::int64_t>(configs.begin(), configs.end()).size(), 150u);
+  for (auto p : parents) {
+    if (p >= 0) EXPECT_TRUE(unique.count(p)) << "parent " << p;
   }
 }
 

@@ -54,6 +54,11 @@ std::string configuration_of(const ResultsReader& r, std::size_t row) {
   return out;
 }
 
+// "5 of 6", or "5" when the results decide how many trials there are (ASHA).
+std::string of_planned(const ReportSummary& s) {
+  return s.planned >= 0 ? fmt::format("{} of {}", s.finished, s.planned) : std::to_string(s.finished);
+}
+
 }  // namespace
 
 ReportSummary summarize(const ResultsReader& r, std::size_t top) {
@@ -140,13 +145,15 @@ void print_report(const ResultsReader& r, const ReportSummary& s, std::ostream& 
   out << fmt::format("  crimegraph-search {}, started {}{}\n", r.setting("software_version"), r.setting("created_utc"),
                      r.complete() ? ", finished " + r.setting("finished_utc") : "");
   out << fmt::format("  objective {}, dataset {}\n", r.setting("objective"), r.setting("dataset"));
-  out << fmt::format("  Hyperband ({} variant), ranking {}, seed {}, {} worker(s)\n", r.setting("variant"),
-                     r.setting("ranking"), r.setting("seed"), r.setting("workers"));
+  const auto variant = r.setting("variant");
+  out << fmt::format("  {}, ranking {}, seed {}, {} worker(s)\n",
+                     variant == "asha" ? std::string("ASHA") : "Hyperband (" + variant + " variant)", r.setting("ranking"),
+                     r.setting("seed"), r.setting("workers"));
   out << fmt::format("  scoring: {}\n", r.setting("hit_rate"));
   out << fmt::format("  search space: {}\n\n", fmt::join(r.hyperparameters(), ", "));
 
-  out << fmt::format("trials: {} of {} finished ({} ok, {} diverged, {} failed), {} epochs trained\n\n", s.finished,
-                     s.planned, s.by_status.at("ok"), s.by_status.at("diverged"), s.by_status.at("failed"),
+  out << fmt::format("trials: {} finished ({} ok, {} diverged, {} failed), {} epochs trained\n\n", of_planned(s),
+                     s.by_status.at("ok"), s.by_status.at("diverged"), s.by_status.at("failed"),
                      s.epochs_trained);
 
   out << fmt::format("top {} configurations by score (each by its best trial):\n", s.top.size());
@@ -195,6 +202,9 @@ void print_report(const ResultsReader& r, const ReportSummary& s, std::ostream& 
                      s.wall_seconds > 0 && !s.workers.empty()
                          ? 100.0 * busy / (s.wall_seconds * static_cast<double>(s.workers.size()))
                          : 0.0);
+  // A few workers are a table; thousands (a simulation) are summed up above (--json lists each).
+  constexpr std::size_t kWorkersListed = 64;
+  if (s.workers.size() > kWorkersListed) return;
   out << fmt::format("  {:>6} {:>6} {:>9} {:>9}\n", "worker", "trials", "busy", "idle");
   for (const auto& w : s.workers) {
     out << fmt::format("  {:>6} {:>6} {:>9} {:>9}\n", w.worker, w.trials, seconds_text(w.busy_seconds),
@@ -215,7 +225,7 @@ void print_comparison(const ResultsReader& a, const ReportSummary& sa, const Res
     row(x == y ? name : std::string(name) + " (differs)", x.substr(0, 28), y.substr(0, 28));
   }
   row("search space", a.setting("search_space") == b.setting("search_space") ? "same" : "differs", "");
-  row("trials finished", fmt::format("{} of {}", sa.finished, sa.planned), fmt::format("{} of {}", sb.finished, sb.planned));
+  row("trials finished", of_planned(sa), of_planned(sb));
   row("ok / diverged / failed",
       fmt::format("{} / {} / {}", sa.by_status.at("ok"), sa.by_status.at("diverged"), sa.by_status.at("failed")),
       fmt::format("{} / {} / {}", sb.by_status.at("ok"), sb.by_status.at("diverged"), sb.by_status.at("failed")));

@@ -85,15 +85,19 @@ struct TrialModel::Impl {
     const auto n = space.parameters().size();
     cost.assign(1, std::log(options.epoch_seconds));
     for (std::size_t i = 0; i < n; ++i) {
-      const double c = 1.5 * unit(rng);
+      const double c = options.cost_spread * unit(rng);
       cost.push_back(c);
       cost[0] -= 0.5 * c;  // a middling configuration takes epoch_seconds
       optimum.push_back(unit(rng));
       weight.push_back(0.02 + 0.06 * unit(rng));
       speed.push_back(unit(rng));
     }
-    description = fmt::format("synthetic: {:.3g} s an epoch for a middling configuration (x{:.2f} to x{:.2f} over the space)",
-                              options.epoch_seconds, std::exp(-0.5 * 1.5 * n / 2), std::exp(0.5 * 1.5 * n / 2));
+    double spread = 0.0;
+    for (std::size_t i = 1; i < cost.size(); ++i) spread += cost[i];
+    description = fmt::format("synthetic: {:.3g} s an epoch for a middling configuration (x{:.2f} to x{:.2f} over the "
+                              "space), {:.0f}% stragglers taking x{:g}",
+                              options.epoch_seconds, std::exp(-0.5 * spread), std::exp(0.5 * spread),
+                              100 * options.straggler_rate, options.straggler_factor);
   }
 
   void fit(const std::string& path) {

@@ -23,6 +23,7 @@ struct SimulationOptions {
   int workers = 64;
   std::uint64_t seed = 1;
   double epoch_seconds = 10.0;     ///< synthetic: seconds per epoch of a middling configuration
+  double cost_spread = 1.5;        ///< synthetic: how much epoch times vary over the space (0: not at all)
   double noise = 0.1;              ///< sigma of a trial's log-normal duration noise
   double straggler_rate = 0.02;    ///< share of trials that straggle
   double straggler_factor = 4.0;   ///< how much longer a straggler takes
