@@ -443,6 +443,10 @@ void simulate(const Prepared& p) {
     std::cout << fmt::format("  best trial {}: validation hit rate {:.4f}\n    {}\n", s.best_trial, s.best_score,
                              describe(s.best_config));
   }
+  if (!r.best_over_time.empty()) {
+    std::cout << fmt::format("  best validation hit rate {:.4f}, first reached at {:.0f} s simulated\n",
+                             r.best_over_time.back().second, r.best_over_time.back().first);
+  }
   std::cout << "  best validation hit rate over simulated time:\n";
   const auto& best = r.best_over_time;
   for (int k = 1; k <= 10 && !best.empty(); ++k) {
