@@ -424,6 +424,8 @@ SearchSettings search_settings(const Prepared& p) {
 // --simulate: the search against virtual workers in simulated time, without MPI or training.
 void simulate(const Prepared& p) {
   const Job& job = p.job;
+  // Every rank would simulate the whole search and write the same file.
+  if (under_mpi_launcher()) throw ConfigError("--simulate runs without MPI: start crimegraph-search without mpirun");
   SearchSettings settings = search_settings(p);
   settings.metadata.objective = "simulated";
   settings.metadata.workers = job.simulation.workers;

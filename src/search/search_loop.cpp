@@ -271,7 +271,7 @@ SearchSummary SearchLoop::run() {
     const auto& c = scheduler_.counts();
     spdlog::info("search: {}, {} worker(s){}, results in {}",
                  c.planned >= 0 ? fmt::format("{} trials planned ({} epochs)", c.planned, c.epochs_planned)
-                                : fmt::format("{} until its budget is spent", algorithm_name(settings_.algorithm)),
+                                : std::string("ASHA until its budget is spent"),
                  pool_.size(), settings_.workers_description.empty() ? "" : ", " + settings_.workers_description,
                  results_.partial_path());
   }
