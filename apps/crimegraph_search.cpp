@@ -167,7 +167,9 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       ("simulate-epoch-seconds", po::value<double>()->default_value(10.0),
        "synthetic model: seconds an epoch of a middling configuration takes")
       ("simulate-stragglers", po::value<double>()->default_value(0.02), "share of simulated trials that take 4x longer")
-      ("simulate-seed", po::value<std::int64_t>()->default_value(1), "seed of the simulated durations and scores");
+      ("simulate-seed", po::value<std::int64_t>()->default_value(1), "seed of the simulated durations and scores")
+      ("simulate-checkpoint-kb", po::value<double>()->default_value(0.0),
+       "size of each simulated trial's training state, kept and handed to promotions as real ones are");
   add_hyperparameter_options(desc);
   po::variables_map vm;
   try {
@@ -264,6 +266,9 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       throw ConfigError("--simulate-stragglers must be a share, 0 to 1");
     }
     job.simulation.seed = non_negative(vm, "simulate-seed");
+    const double checkpoint_kb = vm["simulate-checkpoint-kb"].as<double>();
+    if (!(checkpoint_kb >= 0 && checkpoint_kb <= 1e6)) throw ConfigError("--simulate-checkpoint-kb must be 0 to 1e6");
+    job.simulation.checkpoint_bytes = static_cast<std::size_t>(checkpoint_kb * 1024);
     const std::string suffix = job.simulation.workers > 0 ? "-simulated" : "";
     job.out = vm.count("out") ? vm["out"].as<std::string>() : "results/" + job.name + suffix + ".h5";
     job.dry_run = vm.count("dry-run") > 0;

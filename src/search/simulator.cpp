@@ -175,6 +175,12 @@ TrialModel& TrialModel::operator=(TrialModel&&) noexcept = default;
 
 std::string TrialModel::describe() const { return impl_->description; }
 
+bool TrialModel::continues(const TrialSpec& spec) const {
+  if (impl_->options.checkpoint_bytes == 0) return true;
+  return spec.parent_checkpoint.size() == impl_->options.checkpoint_bytes &&
+         spec.parent_checkpoint.rfind(fmt::format("config {} epoch {};", spec.config_id, spec.start_epoch), 0) == 0;
+}
+
 double TrialModel::epoch_seconds(const Configuration& config) const {
   const auto u = impl_->positions(config);
   double log_seconds = impl_->cost[0];
@@ -229,6 +235,14 @@ TrialOutcome TrialModel::run(const TrialSpec& spec) const {
     outcome.epochs.push_back(r);
   }
   outcome.wall_seconds = per_epoch * spec.epochs();
+  if (o.checkpoint_bytes > 0) {
+    // Names the configuration and epoch, as a real state would, so a promotion that continued
+    // from another trial's state would show.
+    const auto tag = fmt::format("config {} epoch {};", spec.config_id, spec.end_epoch);
+    outcome.checkpoint.reserve(o.checkpoint_bytes);
+    while (outcome.checkpoint.size() < o.checkpoint_bytes) outcome.checkpoint += tag;
+    outcome.checkpoint.resize(o.checkpoint_bytes);
+  }
   return outcome;
 }
 
@@ -248,6 +262,9 @@ std::vector<int> SimulatedPool::workers() const {
 void SimulatedPool::start(int worker, const TrialSpec& spec) {
   auto& slot = in_flight_.at(static_cast<std::size_t>(worker));
   if (slot) throw Error("internal error: simulated worker " + std::to_string(worker) + " is busy");
+  if (spec.parent_id >= 0 && !model_.continues(spec)) {
+    throw Error("internal error: trial " + std::to_string(spec.id) + " did not get its parent's training state");
+  }
   Event e;
   e.worker = worker;
   e.trial = model_.run(spec);

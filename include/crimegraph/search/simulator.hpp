@@ -28,6 +28,7 @@ struct SimulationOptions {
   double straggler_rate = 0.02;    ///< share of trials that straggle
   double straggler_factor = 4.0;   ///< how much longer a straggler takes
   double score_noise = 0.005;      ///< sd of an epoch's validation hit rate around its curve
+  std::size_t checkpoint_bytes = 0;  ///< size of each trial's simulated training state
   std::string fit_from;            ///< a results file to fit both models from ("": synthetic)
 };
 
@@ -45,6 +46,8 @@ class TrialModel {
   /// The whole trial as a worker would report it, deterministic in (seed, spec).
   TrialOutcome run(const TrialSpec& spec) const;
   std::string describe() const;
+  /// A promotion was given its parent's state (always true without simulated states).
+  bool continues(const TrialSpec& spec) const;
 
  private:
   struct Impl;
