@@ -147,6 +147,31 @@ TEST(SearchSpace, InvalidSpacesAreClearErrors) {
   EXPECT_THROW(SearchSpace::from_file("/nonexistent/space.ini"), ConfigError);
 }
 
+// Found by the fuzzing test once the space stopped checking its names against GLDNet's ranges:
+// a range of more integers than a double holds exactly (or than sample() can count) was
+// sampled by an out-of-range conversion.
+TEST(SearchSpace, ARangeTooWideToSampleIsRefused) {
+  auto refused = [](const std::string& line) {
+    try {
+      SearchSpace::parse("[space]\n" + line + "\n", "space.ini");
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(refused("num_ldn_layers = int 1 788888888888888888888 default=5").find("too wide"), std::string::npos);
+  EXPECT_NE(refused("num_ldn_layers = int -9007199254740994 1 default=1").find("too wide"), std::string::npos);
+  EXPECT_NE(refused("loss_rho = float 0 1 step=1e-300 default=0").find("too wide"), std::string::npos);
+  EXPECT_NE(refused("loss_rho = float -1e308 1e308 default=0").find("too wide"), std::string::npos);
+  const auto space = SearchSpace::parse("[space]\nnum_ldn_layers = int 0 9007199254740991 default=0\n");
+  std::mt19937_64 rng(1);
+  for (int i = 0; i < 100; ++i) {
+    const double v = space.sample(rng).at("num_ldn_layers");
+    EXPECT_GE(v, 0.0);
+    EXPECT_LE(v, 9007199254740991.0);
+  }
+}
+
 // A mistyped --max-epochs or --iterations planned billions of trials (and ran out of memory,
 // deaf to SIGTERM, while doing so): refused at once, unless the limit is raised.
 TEST(HyperbandPlan, APlanFarBeyondAnySearchIsRefused) {

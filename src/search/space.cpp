@@ -27,11 +27,21 @@ std::string describe(const Configuration& config) {
   return s;
 }
 
+namespace {
+// Integers a double holds exactly: sample() counts a range's points in them.
+constexpr double kLargestExactInteger = 9007199254740992.0;  // 2^53
+}  // namespace
+
 void Parameter::validate() const {
   const std::string where = "search space parameter '" + name + "'";
+  const auto too_wide = [&] {
+    return ConfigError(where + ": the range " + num(min) + ".." + num(max) + " is too wide to sample (at most 2^53 " +
+                       (kind == Kind::Int ? "integers either side of 0)" : "steps, and a finite width)"));
+  };
   switch (kind) {
     case Kind::Int:
       if (min > max) throw ConfigError(where + ": min " + num(min) + " > max " + num(max));
+      if (std::abs(min) > kLargestExactInteger || std::abs(max) > kLargestExactInteger) throw too_wide();
       if (min != std::floor(min) || max != std::floor(max)) throw ConfigError(where + ": int bounds must be integers");
       if (step < 1 || step != std::floor(step)) throw ConfigError(where + ": int step must be a positive integer");
       if (default_value < min || default_value > max || std::fmod(default_value - min, step) != 0) {
@@ -41,6 +51,7 @@ void Parameter::validate() const {
     case Kind::Float:
       if (min > max) throw ConfigError(where + ": min " + num(min) + " > max " + num(max));
       if (step < 0) throw ConfigError(where + ": step must not be negative");
+      if (!std::isfinite(max - min) || (step > 0 && (max - min) / step >= kLargestExactInteger)) throw too_wide();
       if (log && min <= 0) throw ConfigError(where + ": log sampling needs min > 0");
       if (log && step > 0) throw ConfigError(where + ": choose either a step or log sampling");
       if (default_value < min || default_value > max) {
