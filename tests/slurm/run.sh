@@ -4,7 +4,7 @@
 # hostname, CPUs and memory), then
 #   1. submits slurm/search.sbatch with a tiny search and checks its results file;
 #   2. submits slurm/search-long.sbatch with a 1-minute limit, so that the search is stopped
-#      by the warning signal and the deadline and requeues itself at least twice, and checks
+#      by the warning signal and the deadline and requeues itself until it completes, and checks
 #      the resumed search completed with no trial lost or run twice, and with the trials
 #      table of the same search run without interruption.
 # Stops every daemon it started, whatever happens.
@@ -139,7 +139,7 @@ synthetic-seed = 2
 space = configs/space-default.ini
 max-epochs = 9
 factor = 3
-iterations = 8
+iterations = 12
 seed = 3
 final-epochs = 3
 progress-seconds = 10
@@ -151,7 +151,9 @@ say "submitted slurm/search-long.sbatch as job $id (1-minute limit)"
 state=$(wait_job "$id" 900)
 restarts=$(scontrol show job "$id" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
 [ "$state" = COMPLETED ] || { echo "job $id: $state after $restarts restarts" >&2; exit 1; }
-[ "${restarts:-0}" -ge 2 ] || { echo "job $id requeued $restarts times, expected at least 2" >&2; exit 1; }
+# About 160 s of training on a 2-core Zen 3, 80 s on a Zen 5 with AVX-512: more than one run of
+# the 40 s a run has before its deadline on any CPU up to twice a Zen 5's speed.
+[ "${restarts:-0}" -ge 1 ] || { echo "job $id was never requeued: the search fitted in one run" >&2; exit 1; }
 "$report" "$work/long.h5" --json "$work/long.json"
 grep -q '"complete": true' "$work/long.json" || { echo "long.h5 is not complete" >&2; exit 1; }
 "$report" "$work/long.h5" --csv - --columns "$columns" | tail -n +2 | sort -n >"$work/long.csv"
