@@ -5,9 +5,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <csignal>
-#include <cmath>
 #include <deque>
-#include <map>
 
 #include "crimegraph/cluster/messages.hpp"
 #include "crimegraph/cluster/mpi_transport.hpp"
