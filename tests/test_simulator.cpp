@@ -162,6 +162,29 @@ TEST(Simulator, AResumedAshaSearchKeepsEveryRecordedDecision) {
   EXPECT_EQ(configs.size(), 200u);
 }
 
+// A time budget is the search's: a resumed run gets what the runs before it left.
+TEST(Simulator, TheTimeBudgetSpansAResumedSearchsRuns) {
+  fixture::TempDir dir;
+  auto s = settings_for(dir, "timed");
+  s.algorithm = Algorithm::Asha;
+  s.time_limit_seconds = 300;
+  s.stop_after_trials = 200;
+  const auto o = uniform(8);
+  ASSERT_EQ(simulate_search(s, o).search.stop, SearchSummary::Stop::AfterTrials);
+  s.stop_after_trials = 0;
+  s.resume = true;
+  EXPECT_TRUE(simulate_search(s, o).search.time_limit_reached);
+  const ResultsReader r(s.results_path);
+  const auto& t = r.trials();
+  double first_run = 0.0;
+  for (std::size_t i = 0; i < t.rows(); ++i)
+    if (t.column("run").number(i) == 0) first_run = std::max(first_run, t.column("end_seconds").number(i));
+  ASSERT_GT(first_run, 0.0);
+  for (std::size_t i = 0; i < t.rows(); ++i) {
+    if (t.column("run").number(i) == 1) EXPECT_LE(first_run + t.column("start_seconds").number(i), 300.0) << "row " << i;
+  }
+}
+
 // The models fitted to a results file give back what it recorded.
 TEST(Simulator, ModelsFittedToAResultsFile) {
   fixture::TempDir dir;

@@ -188,6 +188,8 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
   const auto workers = f.read<std::int32_t>("trials/worker");
   const auto at_report = f.read<std::int64_t>("trials/dispatched_at_report");
   const auto walls = f.read<double>("trials/wall_seconds");
+  const auto runs = f.read<std::int32_t>("trials/run");
+  const auto ended = f.read<double>("trials/end_seconds");
   const auto status = f.read_strings("trials/status");
   const auto messages = f.read_strings("trials/message");
   const auto curve_epoch = f.read<std::int32_t>("curves/epoch");
@@ -210,6 +212,8 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
     o.message = messages[i];
     o.worker = workers[i];
     o.wall_seconds = walls[i];
+    t.run = runs[i];
+    t.end_seconds = ended[i];
     for (std::int32_t k = 0; k < epochs_trained[i]; ++k, ++e) {
       EpochRecord r;
       r.epoch = curve_epoch[e];

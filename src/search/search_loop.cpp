@@ -155,6 +155,13 @@ void SearchLoop::replay() {
     }
   }
   summary_.resumed = static_cast<std::int64_t>(rows.size());
+  // The time budget is the search's, not each run's: the runs before this one searched at
+  // least until their last result arrived.
+  std::map<std::int32_t, double> run_ends;
+  for (const auto* r : rows) {
+    if (std::isfinite(r->end_seconds)) run_ends[r->run] = std::max(run_ends[r->run], r->end_seconds);
+  }
+  for (const auto& [run, end] : run_ends) searched_before_ += end;
   // A crash while /best was being rewritten may have left it missing or stale.
   if (summary_.best_trial >= 0 && results_.has_checkpoint(summary_.best_trial)) {
     results_.set_best(best_spec_, summary_.best_score, results_.checkpoint(summary_.best_trial));
@@ -171,7 +178,7 @@ bool SearchLoop::draining() const {
 }
 
 bool SearchLoop::time_is_up() const {
-  return settings_.time_limit_seconds > 0 && clock_.now() - t0_ >= settings_.time_limit_seconds;
+  return settings_.time_limit_seconds > 0 && searched_before_ + clock_.now() - t0_ >= settings_.time_limit_seconds;
 }
 
 // Draining: no new trial starts, the running ones finish, then the search stops. The deadline
@@ -242,7 +249,9 @@ void SearchLoop::progress() {
   const double rate = (c.epochs_completed - epochs_before_) / std::max(elapsed, 1e-9);
   double eta = std::nan("");
   if (c.epochs_planned >= 0) eta = (c.epochs_planned - c.epochs_completed) / std::max(rate, 1e-12);
-  if (settings_.time_limit_seconds > 0) eta = std::fmin(eta, std::max(0.0, settings_.time_limit_seconds - elapsed));
+  if (settings_.time_limit_seconds > 0) {
+    eta = std::fmin(eta, std::max(0.0, settings_.time_limit_seconds - searched_before_ - elapsed));
+  }
   const auto& s = summary_;
   const std::string best = s.best_trial < 0 ? "none yet"
                                             : fmt::format("{:.4f} (trial {}: {})", s.best_score, s.best_trial,

@@ -52,6 +52,8 @@ struct RecordedTrial {
   std::int32_t start_epoch = 0, end_epoch = 0;
   std::int64_t dispatched_at_report = -1;
   std::int64_t row = 0;  ///< its place in the file: the order results arrived in
+  std::int32_t run = 0;  ///< the run of the search that trained it
+  double end_seconds = 0.0;  ///< when its result arrived, after that run started
   TrialOutcome outcome;
 };
 

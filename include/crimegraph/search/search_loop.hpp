@@ -63,8 +63,9 @@ struct SearchSettings {
   Algorithm algorithm = Algorithm::Hyperband;
   HyperbandOptions hyperband;
   AshaOptions asha;
-  /// A budget of time: no trial starts once the run has searched this many seconds, and the
-  /// search ends, complete, when the running ones have finished (0: none).
+  /// A budget of time: no trial starts once the search has searched this many seconds (over
+  /// all its runs, when resumed), and it ends, complete, when the running ones have finished
+  /// (0: none).
   double time_limit_seconds = 0.0;
   SearchSpace space;
   std::uint64_t seed = 1;
@@ -168,6 +169,7 @@ class SearchLoop {
   std::map<int, Running> running_;  // by worker
   std::deque<std::pair<TrialSpec, std::int64_t>> pending_;  // replayed, to run again, with their dispatch order
   double busy_seconds_ = 0.0, slowest_epoch_ = 0.0;
+  double searched_before_ = 0.0;  // by the runs a resumed search continues
   std::int64_t finished_here_ = 0, epochs_before_ = 0;
   bool out_of_time_ = false;
   double last_flush_ = 0.0, next_progress_ = 0.0;
