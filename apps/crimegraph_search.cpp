@@ -312,9 +312,15 @@ void print_summary(const SearchSummary& s, const Job& job) {
     std::cout << fmt::format("retrained from scratch for {} epochs: {}{}\n", f.epochs, trial_status_name(f.status),
                              f.message.empty() ? "" : " (" + f.message + ")");
     std::cout << fmt::format("test {}:\n", f.hit_rate_description);
-    std::cout << fmt::format("  GLDNet      {:.4f}\n  naive       {:.4f}\n  historical  {:.4f}\n", f.test_hit_rate, f.naive,
-                             f.historical);
-    if (f.oracle) std::cout << fmt::format("  oracle      {:.4f}\n", *f.oracle);
+    std::cout << fmt::format("  GLDNet      {:.4f}  {}\n  naive       {:.4f}  {}\n  historical  {:.4f}  {}\n",
+                             f.test_hit_rate, describe(f.test_interval), f.naive, describe(f.naive_interval),
+                             f.historical, describe(f.historical_interval));
+    if (f.oracle) std::cout << fmt::format("  oracle      {:.4f}  {}\n", *f.oracle, describe(f.oracle_interval));
+    if (!f.best_baseline.empty()) {
+      std::cout << fmt::format("  GLDNet - {}: {:+.4f}  {}  (paired; 95% intervals from a block bootstrap over weeks "
+                               "of test days)\n",
+                               f.best_baseline, f.gain, describe(f.gain_interval));
+    }
   }
   double wait = 0, wait_cpu = 0;
   for (const auto& w : s.workers) {

@@ -157,10 +157,18 @@ int main(int argc, char** argv) {
     const auto test = trainer.evaluate(Split::Test);
     const auto base = baseline_hit_rates(dataset, trainer.windows(), Split::Test, options.hit_rate);
     std::cout << fmt::format("test {} over {} days with events:\n", options.hit_rate.describe(), test.days_scored);
-    std::cout << fmt::format("  GLDNet      {:.4f}\n", test.hit_rate);
-    std::cout << fmt::format("  naive       {:.4f}  (yesterday's smoothed violent count)\n", base.naive);
-    std::cout << fmt::format("  historical  {:.4f}  (mean over the training days)\n", base.historical);
-    if (base.oracle) std::cout << fmt::format("  oracle      {:.4f}  (true intensity)\n", *base.oracle);
+    std::cout << fmt::format("  GLDNet      {:.4f}  {}\n", test.hit_rate, describe(test.interval));
+    std::cout << fmt::format("  naive       {:.4f}  {}  (yesterday's smoothed violent count)\n", base.naive,
+                             describe(base.naive_interval));
+    std::cout << fmt::format("  historical  {:.4f}  {}  (mean over the training days)\n", base.historical,
+                             describe(base.historical_interval));
+    if (base.oracle) {
+      std::cout << fmt::format("  oracle      {:.4f}  {}  (true intensity)\n", *base.oracle, describe(base.oracle_interval));
+    }
+    const auto vs = compare_with_baselines(test.hit_rate, test.days, base);
+    std::cout << fmt::format("  GLDNet - {}: {:+.4f}  {}  (paired; 95% intervals from a block bootstrap over weeks of "
+                             "test days)\n",
+                             vs.best_baseline, vs.gain, describe(vs.interval));
     if (vm.count("save")) {
       trainer.save(vm["save"].as<std::string>());
       spdlog::info("saved the model to {}", vm["save"].as<std::string>());

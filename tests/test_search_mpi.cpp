@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -110,6 +111,26 @@ void check_complete(const std::string& path, int workers) {
   EXPECT_LE(test, 1.0);
   EXPECT_GT(f.double_attribute("final", "naive_test_hit_rate"), 0.0);
   EXPECT_TRUE(f.has_attribute("final", "oracle_test_hit_rate"));
+  // Every hit rate with its interval, and the gain over the better baseline on the same days.
+  for (const std::string name : {"test_hit_rate", "naive_test_hit_rate", "historical_test_hit_rate"}) {
+    const double v = f.double_attribute("final", name);
+    EXPECT_LE(f.double_attribute("final", name + "_low"), v) << name;
+    EXPECT_GE(f.double_attribute("final", name + "_high"), v) << name;
+  }
+  const double naive = f.double_attribute("final", "naive_test_hit_rate");
+  const double historical = f.double_attribute("final", "historical_test_hit_rate");
+  EXPECT_EQ(f.string_attribute("final", "best_baseline"), naive >= historical ? "naive" : "historical");
+  const double gain = f.double_attribute("final", "gain");
+  EXPECT_DOUBLE_EQ(gain, test - std::max(naive, historical));
+  EXPECT_LE(f.double_attribute("final", "gain_low"), gain);
+  EXPECT_GE(f.double_attribute("final", "gain_high"), gain);
+  const auto low = f.read<double>("curves/val_hit_rate_low"), high = f.read<double>("curves/val_hit_rate_high");
+  const auto rate = f.read<double>("curves/val_hit_rate");
+  ASSERT_EQ(low.size(), rate.size());
+  for (std::size_t i = 0; i < rate.size(); ++i) {
+    EXPECT_LE(low[i], rate[i]) << "epoch row " << i;
+    EXPECT_GE(high[i], rate[i]) << "epoch row " << i;
+  }
   const auto workers_seen = f.read<std::int32_t>("trials/worker");
   for (auto w : workers_seen) {
     EXPECT_GE(w, 1);

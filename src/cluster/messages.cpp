@@ -149,6 +149,10 @@ std::string encode(const FinalOutcome& o) {
   w.put(static_cast<std::int32_t>(o.status)).put(o.message).put(o.epochs).put(o.best_validation_hit_rate);
   w.put(o.test_hit_rate).put(o.naive).put(o.historical).put(static_cast<std::uint8_t>(o.oracle.has_value()));
   w.put(o.oracle.value_or(0.0)).put(o.hit_rate_description).put(o.checkpoint);
+  for (const auto* i : {&o.test_interval, &o.naive_interval, &o.historical_interval, &o.oracle_interval, &o.gain_interval}) {
+    w.put(i->low).put(i->high);
+  }
+  w.put(o.best_baseline).put(o.gain);
   put_epochs(w, o.history);
   return w.take();
 }
@@ -168,6 +172,12 @@ FinalOutcome decode_final_outcome(const std::string& bytes) {
   if (has_oracle) o.oracle = oracle;
   o.hit_rate_description = r.get_string();
   o.checkpoint = r.get_string();
+  for (auto* i : {&o.test_interval, &o.naive_interval, &o.historical_interval, &o.oracle_interval, &o.gain_interval}) {
+    i->low = r.get<double>();
+    i->high = r.get<double>();
+  }
+  o.best_baseline = r.get_string();
+  o.gain = r.get<double>();
   o.history = get_epochs(r);
   r.done();
   return o;

@@ -107,13 +107,22 @@ class GLDNetObjective : public Objective {
       out.message = trainer.message();
       out.history = trainer.history();
       for (const auto& e : trainer.history()) out.best_validation_hit_rate = std::max(out.best_validation_hit_rate, e.validation_hit_rate);
-      out.test_hit_rate = trainer.evaluate(Split::Test).hit_rate;
+      const auto test = trainer.evaluate(Split::Test);
+      out.test_hit_rate = test.hit_rate;
+      out.test_interval = test.interval;
       // Baselines need the full dataset (counts, intensity): read it once more, only here.
       const auto dataset = read_dataset(options_.dataset);
       const auto b = baseline_hit_rates(dataset, trainer.windows(), Split::Test, options_.hit_rate);
       out.naive = b.naive;
       out.historical = b.historical;
       out.oracle = b.oracle;
+      out.naive_interval = b.naive_interval;
+      out.historical_interval = b.historical_interval;
+      out.oracle_interval = b.oracle_interval;
+      const auto vs = compare_with_baselines(test.hit_rate, test.days, b);
+      out.best_baseline = vs.best_baseline;
+      out.gain = vs.gain;
+      out.gain_interval = vs.interval;
       out.checkpoint = trainer.checkpoint();
     } catch (const std::exception& e) {
       out.status = TrialStatus::Failed;

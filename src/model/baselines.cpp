@@ -31,8 +31,25 @@ BaselineScores baseline_hit_rates(const CrimeDataset& ds, const WindowIndex& ind
   BaselineScores out;
   out.naive = naive.value();
   out.historical = hist.value();
-  if (ds.has_intensity()) out.oracle = oracle.value();
+  out.naive_interval = naive.interval();
+  out.historical_interval = hist.interval();
+  out.naive_days = naive.days();
+  out.historical_days = hist.days();
+  if (ds.has_intensity()) {
+    out.oracle = oracle.value();
+    out.oracle_interval = oracle.interval();
+  }
   return out;
+}
+
+BaselineComparison compare_with_baselines(double hit_rate, const std::vector<DayScore>& days,
+                                          const BaselineScores& b) {
+  const bool naive_best = b.naive >= b.historical;
+  BaselineComparison c;
+  c.best_baseline = naive_best ? "naive" : "historical";
+  c.gain = hit_rate - (naive_best ? b.naive : b.historical);
+  c.interval = paired_difference_interval(days, naive_best ? b.naive_days : b.historical_days);
+  return c;
 }
 
 }  // namespace crimegraph

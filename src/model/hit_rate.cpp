@@ -60,6 +60,7 @@ void HitRate::add(const float* scores, const Label* labels, std::int32_t nodes) 
   }
   if (day_event_nodes == 0.0) {
     ++days_skipped_;
+    days_.push_back({});
     return;
   }
   ++days_scored_;
@@ -115,8 +116,10 @@ void HitRate::add(const float* scores, const Label* labels, std::int32_t nodes) 
   if (options_.kind == HitRateKind::EventWeighted) {
     sum_ += hit_events;
     events_ += day_events;
+    days_.push_back({hit_events, day_events});
   } else {
     sum_ += hit_nodes / day_event_nodes;
+    days_.push_back({hit_nodes / day_event_nodes, 1.0});
   }
 }
 

@@ -229,7 +229,8 @@ struct Trainer::Impl {
                     data->nodes());
       }
     }
-    return {windows ? loss / static_cast<double>(windows) : 0.0, hit.value(), hit.days_scored()};
+    return {windows ? loss / static_cast<double>(windows) : 0.0, hit.value(), hit.days_scored(), hit.interval(),
+            hit.days()};
   }
 };
 
@@ -293,6 +294,8 @@ TrialStatus Trainer::fit(std::int32_t epochs, const std::function<void(const Epo
     r.train_loss = loss;
     r.validation_loss = val.loss;
     r.validation_hit_rate = val.hit_rate;
+    r.validation_low = val.interval.low;
+    r.validation_high = val.interval.high;
     r.learning_rate = m.learning_rate();
     m.history.push_back(r);
     if (on_epoch) on_epoch(r);

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "crimegraph/error.hpp"
+#include "crimegraph/model/bootstrap.hpp"
 #include "crimegraph/io/text.hpp"
 
 namespace crimegraph {
@@ -184,11 +185,19 @@ void print_report(const ResultsReader& r, const ReportSummary& s, std::ostream& 
     out << fmt::format("{} for {} epochs, {}\n", text("status"), text("epochs"), text("configuration"));
     if (!text("message").empty()) out << "  " << text("message") << "\n";
     out << fmt::format("  test {}:\n", text("hit_rate"));
-    out << fmt::format("    GLDNet      {}\n", score_text(attribute_number(f, "test_hit_rate")));
-    out << fmt::format("    naive       {}\n", score_text(attribute_number(f, "naive_test_hit_rate")));
-    out << fmt::format("    historical  {}\n", score_text(attribute_number(f, "historical_test_hit_rate")));
-    if (f.count("oracle_test_hit_rate")) {
-      out << fmt::format("    oracle      {}\n", score_text(attribute_number(f, "oracle_test_hit_rate")));
+    // A value and, when the file has it, its interval.
+    const auto scored = [&](const std::string& name) {
+      const Interval i{attribute_number(f, name + "_low"), attribute_number(f, name + "_high")};
+      return score_text(attribute_number(f, name)) + (i.known() ? "  " + describe(i) : std::string());
+    };
+    out << fmt::format("    GLDNet      {}\n", scored("test_hit_rate"));
+    out << fmt::format("    naive       {}\n", scored("naive_test_hit_rate"));
+    out << fmt::format("    historical  {}\n", scored("historical_test_hit_rate"));
+    if (f.count("oracle_test_hit_rate")) out << fmt::format("    oracle      {}\n", scored("oracle_test_hit_rate"));
+    if (f.count("best_baseline")) {
+      const Interval gain{attribute_number(f, "gain_low"), attribute_number(f, "gain_high")};
+      out << fmt::format("    GLDNet - {}: {:+.4f}  {}  (paired; 95% block-bootstrap intervals)\n", text("best_baseline"),
+                         attribute_number(f, "gain"), describe(gain));
     }
     out << fmt::format("  model kept in the file: {}\n",
                        r.final_checkpoint().empty() ? "no" : fmt::format("yes ({} bytes)", r.final_checkpoint().size()));

@@ -37,6 +37,8 @@ struct ColumnBuffers {
     doubles[group + "/train_loss"].push_back(e.train_loss);
     doubles[group + "/val_loss"].push_back(e.validation_loss);
     doubles[group + "/val_hit_rate"].push_back(e.validation_hit_rate);
+    doubles[group + "/val_hit_rate_low"].push_back(e.validation_low);
+    doubles[group + "/val_hit_rate_high"].push_back(e.validation_high);
     doubles[group + "/learning_rate"].push_back(e.learning_rate);
     doubles[group + "/train_seconds"].push_back(e.train_seconds);
     doubles[group + "/eval_seconds"].push_back(e.eval_seconds);
@@ -220,6 +222,8 @@ std::map<std::int64_t, RecordedTrial> read_recorded(h5::File& f, h5::File& c, co
       r.train_loss = curve["train_loss"][e];
       r.validation_loss = curve["val_loss"][e];
       r.validation_hit_rate = curve["val_hit_rate"][e];
+      r.validation_low = curve["val_hit_rate_low"][e];
+      r.validation_high = curve["val_hit_rate_high"][e];
       r.learning_rate = curve["learning_rate"][e];
       r.train_seconds = curve["train_seconds"][e];
       r.eval_seconds = curve["eval_seconds"][e];
@@ -473,6 +477,20 @@ void ResultsWriter::set_final(const FinalOutcome& r, const Configuration& config
   f.set_attribute("final", "naive_test_hit_rate", r.naive);
   f.set_attribute("final", "historical_test_hit_rate", r.historical);
   if (r.oracle) f.set_attribute("final", "oracle_test_hit_rate", *r.oracle);
+  const auto interval = [&](const std::string& name, const Interval& i) {
+    if (!i.known()) return;
+    f.set_attribute("final", name + "_low", i.low);
+    f.set_attribute("final", name + "_high", i.high);
+  };
+  interval("test_hit_rate", r.test_interval);
+  interval("naive_test_hit_rate", r.naive_interval);
+  interval("historical_test_hit_rate", r.historical_interval);
+  interval("oracle_test_hit_rate", r.oracle_interval);
+  if (!r.best_baseline.empty()) {
+    f.set_attribute("final", "best_baseline", r.best_baseline);
+    f.set_attribute("final", "gain", r.gain);
+    interval("gain", r.gain_interval);
+  }
   for (const auto& c : kCurveColumns) create_column(f, "final/" + curve_column(c), c.type, 64);
   ColumnBuffers curves;
   for (const auto& e : r.history) curves.add_epoch("final/curves", -1, e);

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "crimegraph/model/bootstrap.hpp"
+
 namespace crimegraph {
 
 enum class HitRateKind {
@@ -40,6 +42,10 @@ class HitRate {
 
   /// The hit rate so far, in [0, 1]; 0 when no day had an event.
   double value() const;
+  /// Every day added, in order: what the value sums (a day without events weighs nothing).
+  const std::vector<DayScore>& days() const { return days_; }
+  /// The value's 95% interval from a block bootstrap over the days.
+  Interval interval(const BootstrapOptions& options = {}) const { return bootstrap_interval(days_, options); }
   std::int64_t days_scored() const { return days_scored_; }  ///< days with at least one event
   std::int64_t days_skipped() const { return days_skipped_; }  ///< days without events
   const HitRateOptions& options() const { return options_; }
@@ -52,6 +58,7 @@ class HitRate {
   std::vector<double> lengths_;
   std::vector<double> credit_;  // scratch: selection credit per node
   std::vector<float> sorted_;   // scratch
+  std::vector<DayScore> days_;
   double sum_ = 0.0;            // DayMean/StreetLength: sum of daily fractions; EventWeighted: events hit
   double events_ = 0.0;         // EventWeighted: events seen
   std::int64_t days_scored_ = 0;

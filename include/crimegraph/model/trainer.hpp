@@ -19,6 +19,8 @@ struct Evaluation {
   double loss = 0.0;
   double hit_rate = 0.0;
   std::int64_t days_scored = 0;
+  Interval interval;             ///< the hit rate's 95% bootstrap interval
+  std::vector<DayScore> days;    ///< what the hit rate sums, day by day (for paired comparisons)
 };
 
 struct TrainerOptions {

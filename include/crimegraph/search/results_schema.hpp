@@ -55,6 +55,8 @@ inline constexpr ColumnSpec kCurveColumns[] = {
     {"train_loss", ValueType::Float64, "mean training loss of the epoch"},
     {"val_loss", ValueType::Float64, "validation loss after the epoch"},
     {"val_hit_rate", ValueType::Float64, "validation hit rate after the epoch"},
+    {"val_hit_rate_low", ValueType::Float64, "its 95% block-bootstrap interval over the validation days: low end"},
+    {"val_hit_rate_high", ValueType::Float64, "high end"},
     {"learning_rate", ValueType::Float64, "learning rate at the end of the epoch"},
     {"train_seconds", ValueType::Float64, "time to train the epoch"},
     {"eval_seconds", ValueType::Float64, "time to score the validation split"},
@@ -107,6 +109,18 @@ inline constexpr AttributeSpec kResultsAttributes[] = {
     {"final", "naive_test_hit_rate", ValueType::Float64, false, "the naive baseline's (yesterday's count)"},
     {"final", "historical_test_hit_rate", ValueType::Float64, false, "the historical baseline's (training mean)"},
     {"final", "oracle_test_hit_rate", ValueType::Float64, false, "ranking by the true intensity (synthetic data)"},
+    {"final", "test_hit_rate_low", ValueType::Float64, false, "95% block-bootstrap interval of the test hit rate: low end"},
+    {"final", "test_hit_rate_high", ValueType::Float64, false, "high end"},
+    {"final", "naive_test_hit_rate_low", ValueType::Float64, false, "the naive baseline's interval: low end"},
+    {"final", "naive_test_hit_rate_high", ValueType::Float64, false, "high end"},
+    {"final", "historical_test_hit_rate_low", ValueType::Float64, false, "the historical baseline's interval: low end"},
+    {"final", "historical_test_hit_rate_high", ValueType::Float64, false, "high end"},
+    {"final", "oracle_test_hit_rate_low", ValueType::Float64, false, "the oracle's interval: low end"},
+    {"final", "oracle_test_hit_rate_high", ValueType::Float64, false, "high end"},
+    {"final", "best_baseline", ValueType::String, false, "naive or historical: the better baseline on the test split"},
+    {"final", "gain", ValueType::Float64, false, "test hit rate minus the best baseline's, on the same days"},
+    {"final", "gain_low", ValueType::Float64, false, "its 95% paired bootstrap interval: low end"},
+    {"final", "gain_high", ValueType::Float64, false, "high end"},
 };
 
 /// Datasets outside the column groups: the best trial's and the final model's training state.

@@ -1,11 +1,13 @@
 #pragma once
 // The trial types every scheduler, the search loop, the results file and the transports
 // share. Plain values: the cluster layer only encodes and decodes them.
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "crimegraph/model/bootstrap.hpp"
 #include "crimegraph/model/training_record.hpp"
 #include "crimegraph/search/space.hpp"
 
@@ -69,6 +71,11 @@ struct FinalOutcome {
   double test_hit_rate = 0.0;
   double naive = 0.0, historical = 0.0;
   std::optional<double> oracle;
+  /// 95% block-bootstrap intervals over the test days (see model/bootstrap.hpp).
+  Interval test_interval, naive_interval, historical_interval, oracle_interval;
+  std::string best_baseline;  ///< "naive" or "historical": the better one on the test split
+  double gain = std::nan("");  ///< GLDNet's test hit rate minus the best baseline's
+  Interval gain_interval;      ///< the paired interval of the gain, the same days resampled for both
   std::string hit_rate_description;
   std::string checkpoint;
   std::vector<EpochRecord> history;  ///< every epoch of the retraining
