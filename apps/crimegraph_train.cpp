@@ -145,10 +145,11 @@ int main(int argc, char** argv) {
       trainer.restore(source.checkpoint);
       std::cout << fmt::format("restored the model after {} epochs; evaluating only\n", trainer.epoch());
     } else trainer.fit(epochs, [&](const EpochRecord& r) {
-      std::cout << fmt::format("epoch {:>3}/{}  loss {:.5f}  val loss {:.5f}  val hit rate {:.4f}  lr {:.5f}  "
+      std::cout << fmt::format("epoch {:>3}/{}  loss {:.5f}  val loss {:.5f}  val hit rate {:.4f} {}  lr {:.5f}  "
                                "train {:.2f} s  eval {:.2f} s\n",
                                r.epoch, epochs, r.train_loss, r.validation_loss, r.validation_hit_rate,
-                               r.learning_rate, r.train_seconds, r.eval_seconds)
+                               describe(Interval{r.validation_low, r.validation_high}), r.learning_rate,
+                               r.train_seconds, r.eval_seconds)
                 << std::flush;
     });
     if (trainer.status() != TrialStatus::Ok) {

@@ -48,9 +48,14 @@ std::string inspect_report(const CrimeDataset& ds, std::int32_t lookback, const 
   if (index.count(Split::Test) > 0) {
     const auto b = baseline_hit_rates(ds, index, Split::Test, options);
     line("baselines   " + options.describe() + " on the test split:");
-    line(fmt::format("  naive      {:.4f}  (yesterday's smoothed violent count)", b.naive));
-    line(fmt::format("  historical {:.4f}  (mean violent count over the training days)", b.historical));
-    if (b.oracle) line(fmt::format("  oracle     {:.4f}  (true intensity: the best achievable)", *b.oracle));
+    line(fmt::format("  naive      {:.4f}  {}  (yesterday's smoothed violent count)", b.naive, describe(b.naive_interval)));
+    line(fmt::format("  historical {:.4f}  {}  (mean violent count over the training days)", b.historical,
+                     describe(b.historical_interval)));
+    if (b.oracle) {
+      line(fmt::format("  oracle     {:.4f}  {}  (true intensity: the best achievable)", *b.oracle,
+                       describe(b.oracle_interval)));
+    }
+    line("  (95% intervals from a block bootstrap over weeks of test days)");
   }
   if (!ds.provenance.empty()) {
     line("provenance");
