@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 
 #include "crimegraph/data/calendar.hpp"
@@ -15,6 +16,8 @@
 #include <spdlog/fmt/fmt.h>
 #include "crimegraph/model/inspect.hpp"
 #include "crimegraph/data/synthetic_city.hpp"
+#include "crimegraph/io/csv.hpp"
+#include "crimegraph/io/text.hpp"
 #include "crimegraph/error.hpp"
 #include "crimegraph/logging.hpp"
 #include "crimegraph/options.hpp"
@@ -39,6 +42,9 @@ int synth(int argc, const char* const* argv) {
   EventProcessOptions events;
   desc.add_options()
       ("out,o", po::value<std::string>()->required(), "dataset file to write (.h5)")
+      ("preset", po::value<std::string>()->default_value("default"),
+       "event process: default (an easy city), or baltimore-like (calibrated to the original study: naive hit "
+       "rate near 0.34; on the committed central-Baltimore graph unless --graph or --nodes says otherwise)")
       ("nodes", po::value<std::int32_t>(&grid.nodes)->default_value(grid.nodes), "street segments of the synthetic grid")
       ("graph", po::value<std::string>(), "use the street graph of this dataset file instead of a grid")
       ("days", po::value<std::int32_t>(&events.days)->default_value(events.days), "days to simulate")
@@ -50,11 +56,59 @@ int synth(int argc, const char* const* argv) {
       ("hotspot-sigma", po::value<double>(&events.hotspot_sigma)->default_value(events.hotspot_sigma),
        "log-standard deviation of the background rates")
       ("decay", po::value<double>(&events.decay)->default_value(events.decay), "daily decay of the triggering")
+      ("base-rates", po::value<std::string>(), "background events per segment-day of Arrest,Property,Violent (e.g. 0.01,0.02,0.003)")
+      ("excitation-scale", po::value<double>()->default_value(1.0), "multiplies every triggering effect")
+      ("neighbour-share", po::value<double>(&events.neighbour_share)->default_value(events.neighbour_share),
+       "share of an event's triggering that reaches the neighbouring segments")
+      ("shared-hotspots", po::value<double>(&events.shared_hotspot_share)->default_value(events.shared_hotspot_share),
+       "correlation of the categories' hotspot fields (0..1)")
+      ("hidden-risk", po::value<double>(&events.latent_sigma)->default_value(events.latent_sigma),
+       "log-standard deviation of a hidden, drifting violent risk per segment (0: none)")
+      ("hidden-risk-persistence", po::value<double>(&events.latent_persistence)->default_value(events.latent_persistence),
+       "day-to-day autocorrelation of the hidden risk")
       ("lookback", po::value<std::int32_t>()->default_value(14), "lookback for the summary printed afterwards");
   po::variables_map vm;
   if (!parse_options(argc, argv, desc, {}, vm, "Usage: crimegraph-prepare synth --out FILE.h5 [options]")) return 0;
   setup_logging(vm["log-level"].as<std::string>());
+  // The preset's process, with each option given on the command line on top.
+  {
+    const auto given = events;
+    events = event_process_preset(vm["preset"].as<std::string>());
+    if (!vm["days"].defaulted()) events.days = given.days;
+    if (!vm["smoothing"].defaulted()) events.smoothing = given.smoothing;
+    if (!vm["hotspot-sigma"].defaulted()) events.hotspot_sigma = given.hotspot_sigma;
+    if (!vm["decay"].defaulted()) events.decay = given.decay;
+    if (!vm["neighbour-share"].defaulted()) events.neighbour_share = given.neighbour_share;
+    if (!vm["shared-hotspots"].defaulted()) events.shared_hotspot_share = given.shared_hotspot_share;
+    if (!vm["hidden-risk"].defaulted()) events.latent_sigma = given.latent_sigma;
+    if (!vm["hidden-risk-persistence"].defaulted()) events.latent_persistence = given.latent_persistence;
+  }
+  if (vm["preset"].as<std::string>() == "baltimore-like" && !vm.count("graph") && vm["nodes"].defaulted()) {
+    const std::string committed = "data/central-baltimore/streets.h5";
+    if (!std::filesystem::exists(committed)) {
+      throw ConfigError("--preset baltimore-like uses " + committed + ": run from the repository, or give --graph");
+    }
+    vm.insert({"graph", po::variable_value(committed, false)});
+  }
   events.start_day = parse_iso_date(vm["start-date"].as<std::string>());
+  if (vm.count("base-rates")) {
+    const auto text = vm["base-rates"].as<std::string>();
+    std::vector<std::string_view> rates;
+    split_csv_line(text, rates);
+    if (rates.size() != 3) throw ConfigError("--base-rates takes three rates: Arrest,Property,Violent");
+    for (std::size_t c = 0; c < 3; ++c) {
+      events.base_rate[c] = parse_number(std::string(rates[c]), "--base-rates");
+      if (!(events.base_rate[c] >= 0 && events.base_rate[c] < 10)) throw ConfigError("--base-rates must be 0 to 10 each");
+    }
+  }
+  const double scale = vm["excitation-scale"].as<double>();
+  if (!(scale >= 0 && scale < 100)) throw ConfigError("--excitation-scale must be 0 to 100");
+  for (auto& row : events.excitation)
+    for (auto& a : row) a *= scale;
+  if (!(events.shared_hotspot_share >= 0 && events.shared_hotspot_share <= 1)) {
+    throw ConfigError("--shared-hotspots must be 0 to 1");
+  }
+  if (!(events.neighbour_share >= 0 && events.neighbour_share < 10)) throw ConfigError("--neighbour-share must be 0 to 10");
   events.seed = non_negative(vm, "seed");
   grid.seed = events.seed;
 
@@ -162,6 +216,9 @@ int events(int argc, const char* const* argv) {
       ("graph", po::value<std::string>()->required(), "street graph file (from 'crimegraph-prepare graph')")
       ("input", po::value<std::vector<std::string>>()->required()->composing(), "crime report CSV files (.csv or .csv.gz)")
       ("out,o", po::value<std::string>()->required(), "dataset file to write (.h5)")
+      ("preset", po::value<std::string>()->default_value("default"),
+       "event process: default (an easy city), or baltimore-like (calibrated to the original study: naive hit "
+       "rate near 0.34; on the committed central-Baltimore graph unless --graph or --nodes says otherwise)")
       ("preset", po::value<std::string>()->default_value("spotcrime"), "column preset: spotcrime, chicago or baltimore")
       ("columns", po::value<std::string>(), "column overrides, e.g. date=Occurred,type=Offense,lat=Lat,lon=Lon")
       ("date-format", po::value<std::string>(), "date format, e.g. '%m/%d/%Y %I:%M:%S %p' (default: the preset's)")

@@ -63,6 +63,7 @@ extern "C" void on_stop_signal(int signal) {
 
 struct Job {
   std::string name, job_path, job_text, dataset, space_path, out, objective, synthetic_graph;
+  std::string synthetic_preset = "default";
   std::int32_t synthetic_nodes = 300, synthetic_days = 1000;
   std::uint64_t synthetic_seed = 1, seed = 1;
   Algorithm algorithm = Algorithm::Hyperband;
@@ -109,6 +110,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
       ("synthetic-nodes", po::value<std::int32_t>()->default_value(300), "segments of the generated synthetic city")
       ("synthetic-days", po::value<std::int32_t>()->default_value(1000), "days of the generated synthetic city")
       ("synthetic-seed", po::value<std::int64_t>()->default_value(1), "seed of the generated synthetic city")
+      ("synthetic-preset", po::value<std::string>()->default_value("default"),
+       "event process of the generated city: default, or baltimore-like (as hard as the original study's city)")
       ("synthetic-graph", po::value<std::string>()->default_value(""),
        "street graph file for the synthetic events (default: a generated grid of --synthetic-nodes)")
       ("space", po::value<std::string>()->default_value("configs/space-default.ini"), "search space file")
@@ -208,6 +211,8 @@ Job parse_job(int argc, char** argv, bool& exit_now) {
     job.synthetic_days = vm["synthetic-days"].as<std::int32_t>();
     job.synthetic_seed = non_negative(vm, "synthetic-seed");
     job.synthetic_graph = vm["synthetic-graph"].as<std::string>();
+    job.synthetic_preset = vm["synthetic-preset"].as<std::string>();
+    event_process_preset(job.synthetic_preset);  // an unknown name fails here
     if (!job.synthetic_graph.empty()) job.synthetic_graph = locate(job.synthetic_graph, job.job_path);
     job.space_path = locate(vm["space"].as<std::string>(), job.job_path);
     job.objective = vm["objective"].as<std::string>();
@@ -292,7 +297,8 @@ std::string synthetic_path(const Job& job) {
   const std::string graph = job.synthetic_graph.empty() ? std::to_string(job.synthetic_nodes)
                                                         : fs::path(job.synthetic_graph).parent_path().filename().string() + "-" +
                                                               fs::path(job.synthetic_graph).stem().string();
-  return (folder / ("synthetic-" + graph + "x" + std::to_string(job.synthetic_days) + "-seed" +
+  const std::string preset = job.synthetic_preset == "default" ? "" : "-" + job.synthetic_preset;
+  return (folder / ("synthetic-" + graph + "x" + std::to_string(job.synthetic_days) + preset + "-seed" +
                     std::to_string(job.synthetic_seed) + ".h5"))
       .string();
 }
@@ -602,7 +608,7 @@ int run(int argc, char** argv) {
         StreetGridOptions grid;
         grid.nodes = job.synthetic_nodes;
         grid.seed = job.synthetic_seed;
-        EventProcessOptions events;
+        auto events = event_process_preset(job.synthetic_preset);
         events.days = job.synthetic_days;
         events.seed = job.synthetic_seed;
         auto city = simulate_city(job.synthetic_graph.empty() ? synthetic_street_grid(grid)

@@ -156,9 +156,31 @@ double branching_ratio(const EventProcessOptions& o) {
   return worst;
 }
 
+EventProcessOptions event_process_preset(const std::string& name) {
+  EventProcessOptions o;
+  if (name == "default") return o;
+  if (name != "baltimore-like") throw ConfigError("unknown synthetic city preset '" + name + "' (default or baltimore-like)");
+  // Calibrated on the central-Baltimore graph, 3232 days, seeds 1 and 2 (docs/synthetic-city.md):
+  // milder hotspots, violence driven by a hidden drifting risk and by the recent arrests and
+  // property crime around a segment more than by its own past.
+  o.base_rate = {0.016, 0.037, 0.006};
+  o.hotspot_sigma = 0.45;
+  o.decay = 0.5;
+  o.excitation = {{{0.040, 0.004, 0.024},
+                   {0.004, 0.048, 0.024},
+                   {0.008, 0.004, 0.008}}};
+  o.latent_sigma = 1.2;
+  o.latent_persistence = 0.97;
+  return o;
+}
+
 CrimeDataset simulate_city(StreetGraph graph, const EventProcessOptions& o) {
   if (o.days < 1) throw ConfigError("the number of days must be positive, got " + std::to_string(o.days));
   if (!(o.decay >= 0.0 && o.decay < 1.0)) throw ConfigError("triggering decay must be in [0, 1)");
+  if (!(o.latent_sigma >= 0.0 && o.latent_sigma <= 3.0)) throw ConfigError("the hidden risk's sigma must be in [0, 3]");
+  if (!(o.latent_persistence >= 0.0 && o.latent_persistence < 1.0)) {
+    throw ConfigError("the hidden risk's persistence must be in [0, 1)");
+  }
   if (branching_ratio(o) >= 1.0) throw ConfigError("the event process is explosive (branching ratio >= 1)");
   graph.validate();
   const std::int32_t n = graph.node_count(), days = o.days, cats = 3;
@@ -194,6 +216,12 @@ CrimeDataset simulate_city(StreetGraph graph, const EventProcessOptions& o) {
   std::array<std::vector<double>, 3> lambda;
   for (auto& l : lambda) l.resize(nn);
 
+  // Its own random stream, so that a city without hidden risk is the same as before it existed.
+  Random latent_rng(o.seed ^ 0x6C6174656E74ULL);
+  std::vector<double> latent;
+  if (o.latent_sigma > 0.0) latent = smooth_field(adj, latent_rng, 4);
+  const double phi = o.latent_persistence, innovation = std::sqrt(std::max(0.0, 1.0 - phi * phi));
+
   for (std::int32_t t = 0; t < days; ++t) {
     const std::int32_t day = o.start_day + t;
     ds.day_number[t] = day;
@@ -202,6 +230,15 @@ CrimeDataset simulate_city(StreetGraph graph, const EventProcessOptions& o) {
     for (int c = 0; c < cats; ++c) {
       const double season = weekly[c][dow] * (c == 2 ? annual : 1.0);
       for (std::size_t i = 0; i < nn; ++i) lambda[c][i] = mu[c][i] * season;
+    }
+    // The hidden risk scales the violent background (not the triggering, which would feed on it).
+    if (!latent.empty()) {
+      const auto shock = smooth_field(adj, latent_rng, 4);
+      const double sigma_l = o.latent_sigma;
+      for (std::size_t i = 0; i < nn; ++i) {
+        latent[i] = phi * latent[i] + innovation * shock[i];
+        lambda[2][i] *= std::exp(sigma_l * std::clamp(latent[i], -2.5, 2.5) - 0.5 * sigma_l * sigma_l);
+      }
     }
     // Triggering from every source category, on the segment itself and its neighbours.
     for (int from = 0; from < cats; ++from) {
