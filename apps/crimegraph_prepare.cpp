@@ -216,9 +216,6 @@ int events(int argc, const char* const* argv) {
       ("graph", po::value<std::string>()->required(), "street graph file (from 'crimegraph-prepare graph')")
       ("input", po::value<std::vector<std::string>>()->required()->composing(), "crime report CSV files (.csv or .csv.gz)")
       ("out,o", po::value<std::string>()->required(), "dataset file to write (.h5)")
-      ("preset", po::value<std::string>()->default_value("default"),
-       "event process: default (an easy city), or baltimore-like (calibrated to the original study: naive hit "
-       "rate near 0.34; on the committed central-Baltimore graph unless --graph or --nodes says otherwise)")
       ("preset", po::value<std::string>()->default_value("spotcrime"), "column preset: spotcrime, chicago or baltimore")
       ("columns", po::value<std::string>(), "column overrides, e.g. date=Occurred,type=Offense,lat=Lat,lon=Lon")
       ("date-format", po::value<std::string>(), "date format, e.g. '%m/%d/%Y %I:%M:%S %p' (default: the preset's)")
