@@ -189,8 +189,15 @@ double TrialModel::epoch_seconds(const Configuration& config) const {
 }
 
 double TrialModel::curve(const Configuration& config, std::int32_t epoch) const {
+  return curve(config, epoch, epoch).front();
+}
+
+// The configuration's positions, and the recorded curve nearest to them, are found once for
+// all the epochs asked for: a trial asks for all of its epochs at once.
+std::vector<double> TrialModel::curve(const Configuration& config, std::int32_t first, std::int32_t last) const {
   const auto& m = *impl_;
   const auto u = m.positions(config);
+  std::vector<double> rates;
   if (!m.recorded_curves.empty()) {
     std::size_t nearest = 0;
     double best = std::numeric_limits<double>::infinity();
@@ -203,7 +210,8 @@ double TrialModel::curve(const Configuration& config, std::int32_t epoch) const 
       }
     }
     const auto& c = m.recorded_curves[nearest];
-    return c[std::min(c.size(), static_cast<std::size_t>(std::max(epoch, 1))) - 1];
+    for (auto e = first; e <= last; ++e) rates.push_back(c[std::min(c.size(), static_cast<std::size_t>(std::max(e, 1))) - 1]);
+    return rates;
   }
   double ceiling = 0.66, pace = 2.0;
   for (std::size_t i = 0; i < u.size(); ++i) {
@@ -211,7 +219,8 @@ double TrialModel::curve(const Configuration& config, std::int32_t epoch) const 
     pace += 3.0 * m.speed[i] * u[i];
   }
   const double start = 0.45;
-  return ceiling - (ceiling - start) * std::exp(-epoch / pace);
+  for (auto e = first; e <= last; ++e) rates.push_back(ceiling - (ceiling - start) * std::exp(-e / pace));
+  return rates;
 }
 
 TrialOutcome TrialModel::run(const TrialSpec& spec) const {
@@ -223,12 +232,14 @@ TrialOutcome TrialModel::run(const TrialSpec& spec) const {
   if (unit(rng) < o.straggler_rate) per_epoch *= o.straggler_factor;
   TrialOutcome outcome;
   outcome.id = spec.id;
+  const auto rates = curve(spec.config, spec.start_epoch + 1, spec.end_epoch);
   for (std::int32_t e = spec.start_epoch + 1; e <= spec.end_epoch; ++e) {
     // An epoch's noise belongs to the configuration and epoch, whichever trial trains it.
     std::mt19937_64 epoch_rng(key(o.seed, static_cast<std::uint64_t>(spec.config_id), static_cast<std::uint64_t>(e) + 2));
     EpochRecord r;
     r.epoch = e;
-    r.validation_hit_rate = std::clamp(curve(spec.config, e) + o.score_noise * normal(epoch_rng), 0.0, 1.0);
+    r.validation_hit_rate =
+        std::clamp(rates[static_cast<std::size_t>(e - spec.start_epoch - 1)] + o.score_noise * normal(epoch_rng), 0.0, 1.0);
     r.train_loss = r.validation_loss = 1.0 - r.validation_hit_rate;
     r.learning_rate = 0.001;
     r.train_seconds = per_epoch;

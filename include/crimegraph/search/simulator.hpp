@@ -43,6 +43,8 @@ class TrialModel {
   double epoch_seconds(const Configuration& config) const;
   /// The validation hit rate of `config` after `epoch` epochs, without noise.
   double curve(const Configuration& config, std::int32_t epoch) const;
+  /// The same for epochs first..last.
+  std::vector<double> curve(const Configuration& config, std::int32_t first, std::int32_t last) const;
   /// The whole trial as a worker would report it, deterministic in (seed, spec).
   TrialOutcome run(const TrialSpec& spec) const;
   std::string describe() const;
