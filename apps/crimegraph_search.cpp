@@ -373,17 +373,20 @@ int fit_workers_to_cores(Job& job, const NodeComm& node) {
 // trial holds grows with each of them).
 Hyperparameters largest_configuration(Hyperparameters h, const SearchSpace& space) {
   for (const auto& p : space.parameters()) {
-    h.set(p.name, p.kind == Parameter::Kind::Choice ? *std::max_element(p.values.begin(), p.values.end()) : p.max);
+    h.set(p.name, p.largest());
   }
   return h;
 }
 
 // Warns when the space's largest configuration, trained by `workers` processes of a node at
 // once on `nodes` segments with `inputs` summaries each, would not fit in its memory.
+// `channel_bytes`: the dataset's channels, which each worker recomputes when the space sets
+// their smoothing factor.
 void check_trial_memory(const Job& job, const SearchSpace& space, std::int64_t nodes, std::int64_t inputs, int workers,
-                        int node) {
+                        int node, double channel_bytes) {
   const auto hp = largest_configuration(job.base, space);
-  const double per_trial = static_cast<double>(training_memory_bytes(hp, nodes, inputs, job.threads));
+  const double per_trial = static_cast<double>(training_memory_bytes(hp, nodes, inputs, job.threads)) +
+                           (needs_daily_counts(job.base, space) ? channel_bytes : 0.0);
   const double usable = static_cast<double>(usable_memory_bytes());
   spdlog::debug("node {}: the space's largest configuration needs about {} per trial", node, describe_bytes(per_trial));
   if (usable <= 0 || per_trial * workers <= 0.8 * usable) return;
@@ -628,6 +631,7 @@ int run(int argc, char** argv) {
       n.broadcast = job.dataset_broadcast;
       n.lookback = static_cast<std::int32_t>(job.base.lookback);
       n.window_cache_bytes = static_cast<std::size_t>(job.window_cache_mb * 1e6);
+      n.counts = needs_daily_counts(job.base, space);
       try {
         shared = share_training_data(*node, n);
       } catch (const DatasetRefused&) {
@@ -644,10 +648,11 @@ int run(int argc, char** argv) {
     // have no copy of the file); alone, from the file.
     if (job.objective == "gldnet" && shared.training && node->leader()) {
       check_trial_memory(job, space, shared.training->nodes(), shared.training->smoothed_width(), training_on_node,
-                         node->node());
+                         node->node(), static_cast<double>(shared.training->counts_bytes()));
     } else if (job.objective == "gldnet" && mpi.size() == 1) {
       const auto extent = read_dataset_extent(dataset);
-      check_trial_memory(job, space, extent.nodes, TrainingData::kSmoothingScales * extent.channels, 1, 0);
+      check_trial_memory(job, space, extent.nodes, TrainingData::kSmoothingScales * extent.channels, 1, 0,
+                         4.0 * static_cast<double>(extent.days * extent.nodes * extent.channels));
     }
 
     auto make_objective = [&] {
@@ -659,6 +664,7 @@ int run(int argc, char** argv) {
       o.threads = job.threads;
       o.final_threads = job.final_threads;
       o.window_cache_bytes = static_cast<std::size_t>(job.window_cache_mb * 1e6);
+      o.keep_counts = needs_daily_counts(job.base, space);
       o.hit_rate = job.hit_rate;
       o.trial_timeout_seconds = job.trial_timeout;
       return make_gldnet_objective(o);
@@ -682,7 +688,11 @@ int run(int argc, char** argv) {
       const auto days = read_day_count(dataset);
       double lookback = job.base.lookback;
       for (const auto& p : space.parameters())
-        if (p.name == "lookback") lookback = p.min;
+        if (p.name == "lookback") lookback = p.smallest();
+      if (needs_daily_counts(job.base, space)) {
+        const auto extent = read_dataset_extent(dataset);
+        check_channels_are_smoothed_counts(extent.channel_names, extent.categories, "the dataset '" + dataset + "'");
+      }
       WindowIndex windows(days, static_cast<std::int32_t>(lookback));
       for (auto split : {Split::Train, Split::Validation, Split::Test}) {
         if (windows.count(split) == 0) {

@@ -112,7 +112,8 @@ int main(int argc, char** argv) {
     if (!vm.count("dataset") && source.dataset.empty()) throw ConfigError("--dataset is required (or --from a results file)");
     const auto path = vm.count("dataset") ? vm["dataset"].as<std::string>() : source.dataset;
     const auto dataset = read_dataset(path);
-    auto own_data = std::make_shared<TrainingData>(dataset);
+    if (hp.smoothing != 0.0) check_channels_are_smoothed_counts(dataset.channels, dataset.categories, "'" + path + "'");
+    auto own_data = std::make_shared<TrainingData>(dataset, hp.smoothing);
     // Before the model is made: a configuration that cannot fit would fail there, or thrash.
     const double need = static_cast<double>(training_memory_bytes(hp, own_data->nodes(), own_data->smoothed_width(),
                                                                   options.threads));

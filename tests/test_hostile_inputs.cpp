@@ -427,6 +427,9 @@ std::vector<Case> space_cases() {
       {"OutsideTheModelsRange", kSpaceSearch, "loss_rho", 1, one("loss_rho = float 2 3")},
       {"ZeroLayers", kSpaceSearch, "num_ldn_layers", 1, one("num_ldn_layers = int 0 2")},
       {"LookbackLongerThanTheData", kSpaceSearch, "lookback", 1, one("lookback = int 100 200")},
+      {"LookbackChoicesLongerThanTheData", kSpaceSearch, "lookback of 100", 1, one("lookback = choice 200,100")},
+      {"SmoothingAboveOne", kSpaceSearch, "smoothing", 1, one("smoothing = float 0.5 2")},
+      {"SmoothingNegative", kSpaceSearch, "smoothing", 1, one("smoothing = choice -0.5,0.5")},
       {"LineWithoutEquals", kSpaceSearch, "space.ini", 1, space_file("[space]\nnum_ldn_layers int 1 4\n")},
       {"BinaryGarbage", kSpaceSearch, "space.ini", 1, space_file(garbage(2000, 2))},
       {"IsADirectory", "{search} --job {job} --space . --out out.h5", "folder"},
@@ -525,6 +528,19 @@ std::vector<Case> dataset_cases() {
       {"SynthOnItsGraph", "{prepare} synth --graph bad.h5 --days 100 --out out.h5"},
   };
   std::vector<Case> cases;
+  // Channels that are not the smoothed counts of the categories cannot be smoothed again.
+  const auto foreign_channels = [](const fs::path& d) {
+    edited([](h5::File& f) {
+      f.remove("/tensor/channels");
+      f.write_strings("/tensor/channels", {"Temperature", "PropertySmoothed", "ViolentSmoothed"});
+    })(d);
+    write(d / "smoothing.ini", "[space]\nsmoothing = float 0.2 0.8 step=0.3\n");
+  };
+  cases.push_back({"ForeignChannelsToASmoothingSearch", "{search} --job {job} --dataset bad.h5 --space smoothing.ini --out out.h5",
+                   "Temperature", 1, foreign_channels});
+  cases.push_back({"ForeignChannelsToASmoothingTraining",
+                   "{train} --dataset bad.h5 --epochs 1 --set smoothing=0.3 --save out.ckpt", "Temperature", 1,
+                   foreign_channels});
   for (const auto& m : mutations) {
     for (const auto& [tool, command] : tools) {
       // The synthetic city takes only the street graph: the tensor's faults are not its input.

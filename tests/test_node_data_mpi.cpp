@@ -112,6 +112,28 @@ TEST(NodeData, TheTableIsLeftOutWhenOverTheNodesBudget) {
   expect_same_training_data(*out.data.training, TrainingData(read_dataset(path, DatasetParts::Training)));
 }
 
+// A space that searches the smoothing factor: the node keeps the daily counts beside the table,
+// and channels recomputed from them are those of the dataset prepared with that factor.
+TEST(NodeData, TheDailyCountsAreSharedForTrialsThatSmoothTheirInputs) {
+  const auto path = shared_path(test_file("city.h5"), 3);
+  NodeComm comm(*session);
+  NodeDataOptions options;
+  options.dataset_path = path;
+  options.lookback = kLookback;
+  options.window_cache_bytes = 1ull << 30;
+  options.counts = true;
+  const auto out = share(comm, options);
+  ASSERT_EQ(out.error, "");
+  if (comm.coordinator()) return;
+  ASSERT_TRUE(out.data.training->has_counts());
+  ASSERT_NE(out.data.training->cached_smoothed_window(kLookback, kLookback), nullptr) << "the table is laid out after the counts";
+  const auto dataset = read_dataset(path);
+  expect_same_training_data(*out.data.training, TrainingData(dataset));
+  const auto resmoothed = TrainingData::with_smoothing(out.data.training, 0.2);
+  expect_same_training_data(*resmoothed, TrainingData(dataset, 0.2));
+  EXPECT_EQ(resmoothed->cached_smoothed_window(kLookback, kLookback), nullptr);
+}
+
 TEST(NodeData, ADifferentFileOnANodeIsRefusedEverywhere) {
   const auto path = shared_path(test_file("city.h5"), 3);
   const auto other = shared_path(test_file("other.h5"), 4);

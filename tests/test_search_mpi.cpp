@@ -267,6 +267,29 @@ TEST_F(MpiSearch, FailingTrialsAreRecordedAndTheSearchGoesOn) {
   EXPECT_TRUE(f.exists("final"));
 }
 
+// Feature hyperparameters: trials recompute their inputs with their own smoothing factor from
+// the daily counts the node shares, and read windows of their own lookback.
+TEST_F(MpiSearch, TrialsSearchTheInputSmoothingAndLookback) {
+  std::ofstream(dir_->file("feature-space.ini")) << "[space]\nsmoothing = choice 0.2,0.8\nlookback = choice 7,14\n";
+  const auto r = search(3, "features.h5", "--space " + dir_->file("feature-space.ini"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("daily counts"), std::string::npos) << "the node should say it keeps them: " << r.output;
+  auto f = h5::File::open_read(dir_->file("features.h5"));
+  const auto status = f.read_strings("trials/status");
+  const auto smoothing = f.read<double>("trials/smoothing");
+  const auto lookback = f.read<double>("trials/lookback");
+  ASSERT_EQ(status.size(), 6u);
+  std::set<double> factors;
+  for (std::size_t i = 0; i < status.size(); ++i) {
+    EXPECT_EQ(status[i], "ok") << i;
+    EXPECT_TRUE(smoothing[i] == 0.2 || smoothing[i] == 0.8) << smoothing[i];
+    EXPECT_TRUE(lookback[i] == 7 || lookback[i] == 14) << lookback[i];
+    factors.insert(smoothing[i]);
+  }
+  EXPECT_EQ(factors.size(), 2u) << "both factors should be drawn in 6 trials (seed 5)";
+  EXPECT_TRUE(f.exists("final"));
+}
+
 TEST_F(MpiSearch, BadInputStopsBeforeTheSearch) {
   std::ofstream(dir_->file("bad-space.ini")) << "[space]\nnum_ldn_layers = int 5 2\n";
   auto r = search(3, "bad.h5", "--space " + dir_->file("bad-space.ini"));

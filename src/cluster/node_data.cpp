@@ -149,16 +149,21 @@ DatasetSource node_source(NodeComm& comm, const NodeDataOptions& options, NodeMe
   return source;
 }
 
+// The node's shared arrays, in this order: features, label, counts (int32, as many values as
+// the features, when kept), the table of smoothed windows (when kept). All 4-byte values.
 struct Header {
   std::int32_t days = 0, nodes = 0, channels = 0;
+  bool counts = false;  // the daily counts are kept
   bool table = false;  // the smoothed windows are kept
   std::size_t feature_values() const { return static_cast<std::size_t>(days) * nodes * channels; }
   std::size_t label_values() const { return static_cast<std::size_t>(days) * nodes; }
+  std::size_t count_values() const { return counts ? feature_values() : 0; }
   std::size_t whole_table_bytes() const { return TrainingData::smoothed_table_bytes(days, nodes, channels); }
   std::size_t bytes() const {
-    return (feature_values() + label_values()) * sizeof(float) + (table ? whole_table_bytes() : 0);
+    return (feature_values() + label_values() + count_values()) * sizeof(float) + (table ? whole_table_bytes() : 0);
   }
 };
+static_assert(sizeof(float) == sizeof(std::int32_t), "the shared arrays are laid out in 4-byte values");
 
 void raise_if(const std::optional<std::string>& failure) {
   if (failure) throw DataError(*failure);
@@ -172,21 +177,26 @@ std::optional<CrimeDataset> read_on_leader(NodeComm& comm, const DatasetSource& 
   std::string text;
   if (comm.leader()) {
     try {
-      dataset = read_dataset(source, DatasetParts::Training);
+      dataset = read_dataset(source, options.counts ? DatasetParts::TrainingAndCounts : DatasetParts::Training);
+      if (options.counts) {
+        check_channels_are_smoothed_counts(dataset->channels, dataset->categories, "the dataset '" + source.path + "'");
+      }
       header.days = dataset->days();
       header.nodes = dataset->nodes();
       header.channels = dataset->channel_count();
+      header.counts = options.counts;
       header.table = header.whole_table_bytes() <= options.window_cache_bytes;
       text = std::to_string(header.days) + " " + std::to_string(header.nodes) + " " + std::to_string(header.channels) +
-             " " + std::to_string(header.table ? 1 : 0);
+             " " + std::to_string(header.counts ? 1 : 0) + " " + std::to_string(header.table ? 1 : 0);
     } catch (const std::exception& e) {
       failure = e.what();
     }
   }
   raise_if(comm.node_agree(failure));
   comm.node_broadcast(text);
-  int table = 0;
-  std::istringstream(text) >> header.days >> header.nodes >> header.channels >> table;
+  int counts = 0, table = 0;
+  std::istringstream(text) >> header.days >> header.nodes >> header.channels >> counts >> table;
+  header.counts = counts != 0;
   header.table = table != 0;
   return dataset;
 }
@@ -194,6 +204,7 @@ std::optional<CrimeDataset> read_on_leader(NodeComm& comm, const DatasetSource& 
 void log_node(const NodeComm& comm, const Header& h, const NodeMemory& memory, const NodeDataOptions& options) {
   const double arrays = (h.feature_values() + h.label_values()) * sizeof(float) / 1e6;
   std::string what = fmt::format("the dataset's features and labels {:.1f} MB", arrays);
+  if (h.counts) what += fmt::format(", daily counts {:.1f} MB", h.count_values() * sizeof(std::int32_t) / 1e6);
   if (h.table) {
     what += fmt::format(", smoothed windows (lookback {}) {:.1f} MB", options.lookback, h.whole_table_bytes() / 1e6);
   }
@@ -219,11 +230,13 @@ NodeData share_on_node(NodeComm& comm, const NodeDataOptions& options) {
   memory->arrays = comm.allocate_shared(header.bytes());
   auto* features = reinterpret_cast<float*>(memory->arrays->data());
   auto* label = features + header.feature_values();
-  auto* table = label + header.label_values();
+  auto* counts = reinterpret_cast<std::int32_t*>(label + header.label_values());
+  auto* table = reinterpret_cast<float*>(counts + header.count_values());
   StreetGraph graph;
   if (dataset) {
     TrainingData::prepare_features(*dataset, features);
     TrainingData::prepare_label(*dataset, label);
+    if (header.counts) std::copy(dataset->counts.begin(), dataset->counts.end(), counts);
     graph = std::move(dataset->graph);
     dataset.reset();
   }
@@ -234,7 +247,7 @@ NodeData share_on_node(NodeComm& comm, const NodeDataOptions& options) {
   try {
     if (!comm.leader()) graph = read_street_graph(out.source);  // small: every rank reads its own
     data = std::make_shared<TrainingData>(graph, header.days, header.channels,
-                                          TrainingData::BorrowedArrays{features, label, memory});
+                                          TrainingData::BorrowedArrays{features, label, header.counts ? counts : nullptr, memory});
   } catch (const std::exception& e) {
     failure = e.what();
   }

@@ -32,6 +32,13 @@ void check_gldnet_space(const SearchSpace& space) {
     }
   }
 }
+bool needs_daily_counts(const Hyperparameters& base, const SearchSpace& space) {
+  if (base.smoothing != 0.0) return true;
+  for (const auto& p : space.parameters())
+    if (p.name == "smoothing") return true;
+  return false;
+}
+
 namespace {
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -49,7 +56,8 @@ Hyperparameters with_config(Hyperparameters hp, const Configuration& config) {
 std::shared_ptr<const TrainingData> training_data(const GLDNetObjectiveOptions& options) {
   spdlog::debug("GLDNet kernel on {}", describe_simd_target(""));
   if (options.training) return options.training;
-  auto data = std::make_shared<TrainingData>(read_dataset(options.dataset, DatasetParts::Training));
+  auto data = std::make_shared<TrainingData>(
+      read_dataset(options.dataset, options.keep_counts ? DatasetParts::TrainingAndCounts : DatasetParts::Training));
   const auto table_bytes = data->smoothed_table_bytes();
   if (table_bytes <= options.window_cache_bytes) {
     data->cache_smoothed_windows(static_cast<std::int32_t>(options.base.lookback));
@@ -72,7 +80,8 @@ class GLDNetObjective : public Objective {
     TrialOutcome out;
     out.id = spec.id;
     try {
-      Trainer trainer(data_, with_config(options_.base, spec.config), trainer_options(spec));
+      const auto hp = with_config(options_.base, spec.config);
+      Trainer trainer(inputs(hp.smoothing), hp, trainer_options(spec));
       if (spec.parent_id >= 0) {
         if (spec.parent_checkpoint.empty()) throw Error("parent trial " + std::to_string(spec.parent_id) + " left no checkpoint");
         trainer.restore(spec.parent_checkpoint);
@@ -102,7 +111,8 @@ class GLDNetObjective : public Objective {
       t.time_limit_seconds = 0.0;  // the final retraining is not a trial
       if (options_.final_threads > 0) t.threads = options_.final_threads;
       spdlog::info("final retraining on {} thread(s)", t.threads);
-      Trainer trainer(data_, with_config(options_.base, spec.config), t);
+      const auto hp = with_config(options_.base, spec.config);
+      Trainer trainer(inputs(hp.smoothing), hp, t);
       out.status = trainer.fit(spec.end_epoch);
       out.message = trainer.message();
       out.history = trainer.history();
@@ -141,8 +151,22 @@ class GLDNetObjective : public Objective {
     return t;
   }
 
+  // The channels for a smoothing factor. The last ones recomputed are kept: a trial's
+  // promotions, and a space that offers a few factors, reuse them instead of a pass over the
+  // counts (days x nodes x channels, tens of milliseconds for the original city).
+  std::shared_ptr<const TrainingData> inputs(double smoothing) {
+    if (smoothing == 0.0) return data_;
+    if (!resmoothed_ || resmoothed_->smoothing() != smoothing) {
+      resmoothed_.reset();  // one copy at a time
+      resmoothed_ = TrainingData::with_smoothing(data_, smoothing);
+      spdlog::debug("input channels recomputed with smoothing {}", smoothing);
+    }
+    return resmoothed_;
+  }
+
   GLDNetObjectiveOptions options_;
   std::shared_ptr<const TrainingData> data_;
+  std::shared_ptr<const TrainingData> resmoothed_;
 };
 
 class NullObjective : public Objective {

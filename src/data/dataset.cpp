@@ -72,9 +72,15 @@ void CrimeDataset::validate() const {
 
 std::vector<float> smooth_counts(const std::vector<std::int32_t>& counts, std::int32_t days, std::int32_t nodes,
                                  std::int32_t categories, double alpha) {
+  std::vector<float> out(counts.size());
+  smooth_counts_into(counts.data(), days, nodes, categories, alpha, out.data());
+  return out;
+}
+
+void smooth_counts_into(const std::int32_t* counts, std::int32_t days, std::int32_t nodes, std::int32_t categories,
+                        double alpha, float* out) {
   if (!(alpha > 0.0 && alpha <= 1.0)) throw ConfigError("smoothing factor must be in (0, 1]");
   const std::size_t row = static_cast<std::size_t>(nodes) * categories;
-  std::vector<float> out(counts.size());
   std::vector<double> state(row, 0.0);
   for (std::int32_t t = 0; t < days; ++t) {
     const std::size_t base = static_cast<std::size_t>(t) * row;
@@ -83,7 +89,25 @@ std::vector<float> smooth_counts(const std::vector<std::int32_t>& counts, std::i
       out[base + k] = static_cast<float>(state[k]);
     }
   }
-  return out;
+}
+
+void check_channels_are_smoothed_counts(const std::vector<std::string>& channels,
+                                        const std::vector<std::string>& categories, const std::string& what) {
+  if (categories.empty()) {
+    throw DataError(what + " has no daily counts to smooth its channels from: prepare it with crimegraph-prepare, "
+                    "which keeps them");
+  }
+  bool same = channels.size() == categories.size();
+  for (std::size_t i = 0; same && i < channels.size(); ++i) same = channels[i] == categories[i] + "Smoothed";
+  if (!same) {
+    const auto list = [](const std::vector<std::string>& names) {
+      std::string s;
+      for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+      return s;
+    };
+    throw DataError(what + "'s channels (" + list(channels) + ") are not the smoothed counts of its categories (" +
+                    list(categories) + "), so they cannot be recomputed with another smoothing factor");
+  }
 }
 
 std::vector<std::int32_t> label_from_counts(const std::vector<std::int32_t>& counts, std::int32_t days,

@@ -219,6 +219,9 @@ DatasetExtent read_dataset_extent(const std::string& path) {
   e.nodes = f.int_attribute("tensor", "nodes");
   if (!f.exists("tensor/channels")) bad_file(path, "missing dataset 'tensor/channels'");
   e.channels = static_cast<std::int64_t>(f.shape("tensor/channels").at(0));
+  e.channel_names = read_strings_shaped(f, "tensor/channels", f.shape("tensor/channels").at(0));
+  if (!f.exists("tensor/categories")) bad_file(path, "missing dataset 'tensor/categories'");
+  e.categories = read_strings_shaped(f, "tensor/categories", f.shape("tensor/categories").at(0));
   return e;
 }
 
@@ -245,10 +248,10 @@ CrimeDataset read_dataset(const DatasetSource& source, DatasetParts parts) {
   ds.day_number = read_shaped<std::int32_t>(f, "calendar/day_number", {d});
   ds.features = read_shaped<float>(f, "tensor/features", {d, n, c});
   ds.label = read_shaped<std::int32_t>(f, "tensor/label", {d, n});
+  if (parts != DatasetParts::Training) ds.counts = read_shaped<std::int32_t>(f, "tensor/counts", {d, n, k});
   if (parts == DatasetParts::All) {
-    ds.counts = read_shaped<std::int32_t>(f, "tensor/counts", {d, n, k});
     if (f.exists("truth/intensity")) ds.intensity = read_shaped<float>(f, "truth/intensity", {d, n});
-  } else {
+  } else if (parts == DatasetParts::Training) {
     if (!f.exists("tensor/counts")) bad_file(path, "missing dataset 'tensor/counts'");
     ds.categories.clear();  // the counts are not loaded: keep the dataset self-consistent
   }

@@ -33,7 +33,7 @@ SegmentRanking rank_segments(const CrimeDataset& dataset, const std::string& che
   TrainerOptions options;
   options.threads = threads;
   options.hit_rate = scoring;
-  Trainer trainer(std::make_shared<const TrainingData>(dataset), hp, options);
+  Trainer trainer(std::make_shared<const TrainingData>(dataset, hp.smoothing), hp, options);
   trainer.restore(checkpoint);
 
   SegmentRanking out;

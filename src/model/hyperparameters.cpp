@@ -1,6 +1,8 @@
 #include "crimegraph/model/hyperparameters.hpp"
 
 #include <cmath>
+#include <cstdlib>
+#include <iomanip>
 #include <sstream>
 
 #include "crimegraph/error.hpp"
@@ -21,6 +23,7 @@ void visit(Hyperparameters& h, F&& f) {
   f("learning_rate_decay", h.learning_rate_decay);
   f("batch_size", h.batch_size);
   f("lookback", h.lookback);
+  f("smoothing", h.smoothing);
 }
 
 std::string known_names() {
@@ -29,10 +32,17 @@ std::string known_names() {
   return s;
 }
 
+// The shortest text that reads back as the same double: a model file names its hyperparameters
+// in this text, and a smoothing factor read back must recompute the very same inputs.
 std::string number(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
+  std::string text;
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::ostringstream os;
+    os << std::setprecision(digits) << v;
+    text = os.str();
+    if (std::strtod(text.c_str(), nullptr) == v) break;
+  }
+  return text;
 }
 
 }  // namespace
@@ -48,6 +58,9 @@ const std::vector<Hyperparameters::Spec>& Hyperparameters::specs() {
       {"learning_rate_decay", false, 0, 1, true, "learning rate multiplier per epoch"},
       {"batch_size", true, 1, 100000, false, "windows per training batch"},
       {"lookback", true, 1, 3650, false, "days of history per window"},
+      {"smoothing", false, 0, 1, false,
+       "exponential smoothing factor of the input channels, recomputed from the dataset's daily counts "
+       "(0: as the dataset was prepared)"},
   };
   return s;
 }
@@ -111,7 +124,10 @@ std::map<std::string, double> Hyperparameters::values() const {
 
 std::string Hyperparameters::describe() const {
   std::string s;
-  for (const auto& spec : specs()) s += (s.empty() ? "" : " ") + spec.name + "=" + number(get(spec.name));
+  for (const auto& spec : specs()) {
+    if (spec.name == "smoothing" && smoothing == 0.0) continue;
+    s += (s.empty() ? "" : " ") + spec.name + "=" + number(get(spec.name));
+  }
   return s;
 }
 

@@ -64,7 +64,7 @@ struct Trainer::Impl {
   std::vector<EpochRecord> history;
 
   Impl(std::shared_ptr<const TrainingData> d, Hyperparameters h, TrainerOptions o)
-      : data(std::move(d)),
+      : data(TrainingData::with_smoothing(std::move(d), h.smoothing)),  // no-op when the caller made it so
         hp(h),
         options(o),
         index(data->days(), h.lookback),

@@ -9,18 +9,74 @@
 
 namespace crimegraph {
 
-TrainingData::TrainingData(const CrimeDataset& ds)
+namespace {
+
+// Long exponential decays in the smoothed channels leave subnormal values (down to 1e-45;
+// 4% of the synthetic city's inputs). As counts they mean nothing, and any code that reads
+// them without flush-to-zero set pays a microcode assist per multiply; the kernel treats
+// them as zeros anyway (denormals-are-zero), so they become zeros here.
+void flush_subnormals(float* begin, float* end) {
+  std::transform(begin, end, begin, [](float v) { return std::fpclassify(v) == FP_SUBNORMAL ? 0.0f : v; });
+}
+
+}  // namespace
+
+TrainingData::TrainingData(const CrimeDataset& ds, double smoothing)
     : days_(ds.days()),
       nodes_(ds.nodes()),
       channels_(ds.channel_count()),
+      smoothing_(smoothing),
       adjacency_(sparse_adjacency(ds.graph, AdjacencyNorm::Row)),
       lengths_(ds.graph.length_m) {
-  own_features_.resize(ds.features.size());
+  if (smoothing != 0.0) {
+    check_channels_are_smoothed_counts(ds.channels, ds.categories, "the dataset");
+    own_features_.resize(ds.features.size());
+    smooth_counts_into(ds.counts.data(), days_, nodes_, channels_, smoothing, own_features_.data());
+    flush_subnormals(own_features_.data(), own_features_.data() + own_features_.size());
+  } else {
+    own_features_.resize(ds.features.size());
+    prepare_features(ds, own_features_.data());
+  }
   own_label_.resize(ds.label.size());
-  prepare_features(ds, own_features_.data());
   prepare_label(ds, own_label_.data());
+  if (counts_usable(ds)) own_counts_ = ds.counts;
   features_ = own_features_.data();
   label_ = own_label_.data();
+  counts_ = own_counts_.empty() ? nullptr : own_counts_.data();
+}
+
+TrainingData::TrainingData(std::shared_ptr<const TrainingData> base, double smoothing)
+    : days_(base->days_),
+      nodes_(base->nodes_),
+      channels_(base->channels_),
+      label_(base->label_),
+      counts_(base->counts_),
+      smoothing_(smoothing),
+      adjacency_(base->adjacency_),
+      lengths_(base->lengths_) {
+  own_features_.resize(static_cast<std::size_t>(days_) * nodes_ * channels_);
+  smooth_counts_into(counts_, days_, nodes_, channels_, smoothing, own_features_.data());
+  flush_subnormals(own_features_.data(), own_features_.data() + own_features_.size());
+  features_ = own_features_.data();
+  borrowed_arrays_ = std::move(base);  // the label and counts are the base's
+}
+
+std::shared_ptr<const TrainingData> TrainingData::with_smoothing(std::shared_ptr<const TrainingData> data,
+                                                                 double smoothing) {
+  if (smoothing == data->smoothing_) return data;
+  if (smoothing == 0.0) throw Error("the channels as prepared are not kept beside recomputed ones");
+  if (!data->counts_) throw DataError("the training data keeps no daily counts to recompute its channels from");
+  return std::shared_ptr<const TrainingData>(new TrainingData(std::move(data), smoothing));
+}
+
+bool TrainingData::counts_usable(const CrimeDataset& ds) {
+  if (ds.counts.empty()) return false;
+  try {
+    check_channels_are_smoothed_counts(ds.channels, ds.categories, "");
+    return true;
+  } catch (const DataError&) {
+    return false;
+  }
 }
 
 TrainingData::TrainingData(const StreetGraph& graph, std::int32_t days, std::int32_t channels, BorrowedArrays arrays)
@@ -29,6 +85,7 @@ TrainingData::TrainingData(const StreetGraph& graph, std::int32_t days, std::int
       channels_(channels),
       features_(arrays.features),
       label_(arrays.label),
+      counts_(arrays.counts),
       borrowed_arrays_(std::move(arrays.keep_alive)),
       adjacency_(sparse_adjacency(graph, AdjacencyNorm::Row)),
       lengths_(graph.length_m) {
@@ -36,12 +93,8 @@ TrainingData::TrainingData(const StreetGraph& graph, std::int32_t days, std::int
 }
 
 void TrainingData::prepare_features(const CrimeDataset& ds, float* out) {
-  // Long exponential decays in the smoothed channels leave subnormal values (down to 1e-45;
-  // 4% of the synthetic city's inputs). As counts they mean nothing, and any code that reads
-  // them without flush-to-zero set pays a microcode assist per multiply; the kernel treats
-  // them as zeros anyway (denormals-are-zero), so they become zeros here.
-  std::transform(ds.features.begin(), ds.features.end(), out,
-                 [](float v) { return std::fpclassify(v) == FP_SUBNORMAL ? 0.0f : v; });
+  std::copy(ds.features.begin(), ds.features.end(), out);
+  flush_subnormals(out, out + ds.features.size());
 }
 
 void TrainingData::prepare_label(const CrimeDataset& ds, float* out) {

@@ -1,5 +1,6 @@
 #include "crimegraph/search/space.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
@@ -94,6 +95,14 @@ double Parameter::sample(std::mt19937_64& rng) const {
       return values[rng() % values.size()];
   }
   return default_value;
+}
+
+double Parameter::smallest() const {
+  return kind == Kind::Choice && !values.empty() ? *std::min_element(values.begin(), values.end()) : min;
+}
+
+double Parameter::largest() const {
+  return kind == Kind::Choice && !values.empty() ? *std::max_element(values.begin(), values.end()) : max;
 }
 
 std::string Parameter::describe() const {

@@ -30,6 +30,10 @@ struct NodeDataOptions {
   DatasetBroadcast broadcast = DatasetBroadcast::Auto;
   std::int32_t lookback = 14;        ///< the smoothed windows are kept for this lookback
   std::size_t window_cache_bytes = 0;  ///< per node: the table is kept when it fits (0: never)
+  /// The node also keeps the dataset's daily counts, for trials that recompute the channels
+  /// with their own smoothing factor; a dataset whose channels are not its smoothed counts is
+  /// then an error.
+  bool counts = false;
   /// Test hook: node i opens node_paths[i] instead of dataset_path ("" as if it had no file).
   /// From CRIMEGRAPH_TEST_NODE_DATASETS (comma-separated) when empty.
   std::vector<std::string> node_paths;

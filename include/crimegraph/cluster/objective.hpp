@@ -35,6 +35,9 @@ struct GLDNetObjectiveOptions {
   /// most this many bytes, so that trials load windows from that table instead of smoothing raw
   /// days (0: never).
   std::size_t window_cache_bytes = 0;
+  /// Without `training`: keep the dataset's daily counts, for trials that recompute the
+  /// channels with their own smoothing factor (see needs_daily_counts).
+  bool keep_counts = false;
   HitRateOptions hit_rate;
   /// A trial (not the final retraining) that trains longer than this fails with that reason
   /// and the search goes on (0: no limit).
@@ -44,6 +47,9 @@ struct GLDNetObjectiveOptions {
 /// Throws ConfigError unless every parameter of `space` is a GLDNet hyperparameter and every
 /// value the space can produce is a valid value of it.
 void check_gldnet_space(const SearchSpace& space);
+
+/// Whether trials of this space (over `base`) recompute the input channels from the daily counts.
+bool needs_daily_counts(const Hyperparameters& base, const SearchSpace& space);
 
 /// Trains every trial on the same training data.
 std::unique_ptr<Objective> make_gldnet_objective(const GLDNetObjectiveOptions& options);

@@ -49,6 +49,16 @@ struct CrimeDataset {
 std::vector<float> smooth_counts(const std::vector<std::int32_t>& counts, std::int32_t days, std::int32_t nodes,
                                  std::int32_t categories, double alpha);
 
+/// smooth_counts into `out` (as many values as `counts`), from arrays held elsewhere.
+void smooth_counts_into(const std::int32_t* counts, std::int32_t days, std::int32_t nodes, std::int32_t categories,
+                        double alpha, float* out);
+
+/// Throws DataError unless the feature channels are the categories' smoothed counts, in order, as
+/// crimegraph-prepare makes them ("Violent" -> "ViolentSmoothed"): only then can the channels be
+/// recomputed from the counts with another smoothing factor. `what` names the dataset.
+void check_channels_are_smoothed_counts(const std::vector<std::string>& channels,
+                                        const std::vector<std::string>& categories, const std::string& what);
+
 /// Fills `label` from the "Violent" category of `counts`.
 std::vector<std::int32_t> label_from_counts(const std::vector<std::int32_t>& counts, std::int32_t days,
                                             std::int32_t nodes, const std::vector<std::string>& categories);

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "crimegraph/data/dataset.hpp"
 
@@ -17,6 +18,7 @@ void write_dataset(const CrimeDataset& dataset, const std::string& path);
 enum class DatasetParts {
   All,       ///< everything in the file
   Training,  ///< graph, calendar, features and label: what training needs (no raw counts, no truth)
+  TrainingAndCounts,  ///< and the raw daily counts, to recompute the channels with another smoothing
 };
 /// Where a dataset file's bytes are read from: the file at `path`, or an image of the whole
 /// file in memory (received from another rank, say), which `path` then only names.
@@ -38,8 +40,10 @@ CrimeDataset read_dataset(const std::string& path, DatasetParts parts = DatasetP
 std::int32_t read_day_count(const std::string& path);
 struct DatasetExtent {
   std::int64_t days = 0, nodes = 0, channels = 0;
+  std::vector<std::string> channel_names, categories;
 };
-/// Days, street segments and feature channels of a dataset file, without reading its arrays.
+/// Days, street segments, feature channels and count categories of a dataset file, without
+/// reading its arrays.
 DatasetExtent read_dataset_extent(const std::string& path);
 /// Reads only the street graph of a dataset file.
 StreetGraph read_street_graph(const DatasetSource& source);

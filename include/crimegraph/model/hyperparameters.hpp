@@ -18,6 +18,9 @@ struct Hyperparameters {
   double learning_rate_decay = 0.95;  ///< multiplier per epoch of the exponential-decay schedule
   std::int32_t batch_size = 30;
   std::int32_t lookback = 14;
+  /// Exponential smoothing factor of the input channels, recomputed from the dataset's daily
+  /// counts; 0: the channels as the dataset was prepared.
+  double smoothing = 0.0;
 
   /// Sets one hyperparameter from text ("8", "0.03"); throws ConfigError for an unknown name,
   /// a value that does not parse, a fraction given to an integer, or a value out of range.
@@ -26,7 +29,8 @@ struct Hyperparameters {
   double get(const std::string& name) const;
   /// Applies "name=value" assignments in order.
   void apply(const std::vector<std::string>& assignments);
-  /// "name=value" of every hyperparameter, in a fixed order.
+  /// "name=value" of every hyperparameter, in a fixed order; smoothing only when it is set, so
+  /// that checkpoints and models made before it existed still name the same hyperparameters.
   std::string describe() const;
   std::map<std::string, double> values() const;
 

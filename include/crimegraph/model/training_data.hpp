@@ -14,13 +14,20 @@ namespace crimegraph {
 
 class TrainingData {
  public:
-  explicit TrainingData(const CrimeDataset& dataset);
+  /// The dataset's feature channels as prepared (smoothing 0), or recomputed from its daily
+  /// counts with this exponential smoothing factor in (0, 1], exactly as crimegraph-prepare
+  /// --smoothing makes them. Keeps the counts when the dataset has them and its channels are
+  /// their smoothed counts, so that with_smoothing can recompute the channels again.
+  explicit TrainingData(const CrimeDataset& dataset, double smoothing = 0.0);
 
   /// The large arrays, prepared by prepare_features and prepare_label, in memory that
   /// `keep_alive` holds for as long as this object needs them.
   struct BorrowedArrays {
     const float* features = nullptr;  ///< [day][node][channel]
     const float* label = nullptr;     ///< [day][node]
+    /// [day][node][category], the raw daily counts whose smoothed values the channels are
+    /// (channel c is category c), or null
+    const std::int32_t* counts = nullptr;
     std::shared_ptr<const void> keep_alive;
   };
   /// Reads `arrays` in place; `graph`, `days` and `channels` must be the dataset's.
@@ -29,6 +36,20 @@ class TrainingData {
   /// label as float, into `out` (as many values as the dataset's arrays).
   static void prepare_features(const CrimeDataset& dataset, float* out);
   static void prepare_label(const CrimeDataset& dataset, float* out);
+  /// Whether the dataset's counts can be kept for with_smoothing (see the constructor).
+  static bool counts_usable(const CrimeDataset& dataset);
+
+  /// `data` with its feature channels recomputed from its daily counts with smoothing factor
+  /// `smoothing` in (0, 1] (0: as prepared, which `data` must then be). It shares the label and
+  /// counts, owns its channels (days x nodes x channels floats) and has no smoothed-window
+  /// table. Returns `data` itself when it already has this smoothing. Throws DataError when
+  /// `data` keeps no counts.
+  static std::shared_ptr<const TrainingData> with_smoothing(std::shared_ptr<const TrainingData> data, double smoothing);
+  /// The smoothing factor the channels were recomputed with; 0: as the dataset was prepared.
+  double smoothing() const { return smoothing_; }
+  bool has_counts() const { return counts_ != nullptr; }
+  /// Bytes of the daily counts (days x nodes x channels int32), kept or not.
+  std::size_t counts_bytes() const { return static_cast<std::size_t>(days_) * nodes_ * channels_ * sizeof(std::int32_t); }
 
   std::int32_t days() const { return days_; }
   std::int32_t nodes() const { return nodes_; }
@@ -83,16 +104,23 @@ class TrainingData {
   double mean_label(std::int32_t days) const;
   /// The label of one day, [node].
   const float* label_of_day(std::int32_t day) const { return label_ + static_cast<std::size_t>(day) * nodes_; }
+  /// The whole feature tensor, [day][node][channel].
+  const float* features() const { return features_; }
 
  private:
+  TrainingData(std::shared_ptr<const TrainingData> base, double smoothing);
+
   std::int32_t days_, nodes_, channels_;
   const float* features_ = nullptr;  // [day][node][channel], as in the dataset
   const float* label_ = nullptr;     // [day][node]
+  const std::int32_t* counts_ = nullptr;  // [day][node][channel], or null
+  double smoothing_ = 0.0;
   std::int32_t cached_lookback_ = 0;  // 0: no cache
   const float* smoothed_ = nullptr;   // [target day][node][scale x channel]
   std::vector<float> cached_weights_;
   // The memory behind the pointers: this object's own, or what holds borrowed memory.
   std::vector<float> own_features_, own_label_, own_smoothed_;
+  std::vector<std::int32_t> own_counts_;
   std::shared_ptr<const void> borrowed_arrays_, borrowed_smoothed_;
   SparseAdjacency adjacency_;
   std::vector<double> lengths_;

@@ -27,6 +27,9 @@ struct Parameter {
   /// Throws ConfigError naming the parameter when the definition is inconsistent.
   void validate() const;
   double sample(std::mt19937_64& rng) const;
+  /// The smallest and largest value it can take (a choice's too).
+  double smallest() const;
+  double largest() const;
   /// "int 1..4 step 1 (default 2)".
   std::string describe() const;
 };
