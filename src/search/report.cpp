@@ -50,7 +50,7 @@ std::string configuration_of(const ResultsReader& r, std::size_t row) {
   std::string out;
   for (const auto& p : r.hyperparameters()) {
     if (!out.empty()) out += ' ';
-    out += p + "=" + fmt::format("{}", r.trials().column(p).reals[row]);
+    out += p + "=" + fmt::format("{:.10g}", r.trials().column(p).reals[row]);  // grid values print as written
   }
   return out;
 }
