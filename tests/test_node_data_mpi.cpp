@@ -65,13 +65,19 @@ Outcome share(NodeComm& comm, const NodeDataOptions& options) {
   return o;
 }
 
-TEST(NodeData, SharedViewsEqualTheFile) {
-  const auto path = shared_path(test_file("city.h5"), 3);
-  NodeComm comm(*session);
+// Options that keep the table of smoothed windows (a budget far above its size).
+NodeDataOptions with_the_table(const std::string& path) {
   NodeDataOptions options;
   options.dataset_path = path;
   options.lookback = kLookback;
   options.window_cache_bytes = 1ull << 30;
+  return options;
+}
+
+TEST(NodeData, SharedViewsEqualTheFile) {
+  const auto path = shared_path(test_file("city.h5"), 3);
+  NodeComm comm(*session);
+  auto options = with_the_table(path);
   for (const auto mode : {DatasetBroadcast::Auto, DatasetBroadcast::Always}) {
     options.broadcast = mode;
     const auto out = share(comm, options);
@@ -117,10 +123,7 @@ TEST(NodeData, TheTableIsLeftOutWhenOverTheNodesBudget) {
 TEST(NodeData, TheDailyCountsAreSharedForTrialsThatSmoothTheirInputs) {
   const auto path = shared_path(test_file("city.h5"), 3);
   NodeComm comm(*session);
-  NodeDataOptions options;
-  options.dataset_path = path;
-  options.lookback = kLookback;
-  options.window_cache_bytes = 1ull << 30;
+  auto options = with_the_table(path);
   options.counts = true;
   const auto out = share(comm, options);
   ASSERT_EQ(out.error, "");
