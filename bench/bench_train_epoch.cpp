@@ -5,12 +5,15 @@
 // noise; the ratio is each target's median to the first's. The windows' smoothed inputs come
 // from one table made before the first epoch, as a search's workers and crimegraph-train read
 // them (and as the PyTorch reference does); --windows raw smooths each group's days instead.
+// --smoothing A trains as a trial that searches the channels' smoothing factor: it times the
+// channels' recomputation from the daily counts, then trains on them from raw days.
 //   bench_train_epoch [--epochs 5] [--dataset FILE.h5] [--simd all|NAME,...] [--threads 1]
-//                     [--windows table|raw]
+//                     [--windows table|raw] [--smoothing A]
 // Target: <= 0.2 s per training epoch on an AVX2 machine.
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -26,6 +29,7 @@ using namespace crimegraph;
 
 int main(int argc, char** argv) {
   int epochs = 5, threads = 1;
+  double smoothing = 0.0;
   std::string path, simd, windows = "table";
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--epochs")) epochs = std::stoi(argv[i + 1]);
@@ -33,7 +37,9 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--simd")) simd = argv[i + 1];
     if (!std::strcmp(argv[i], "--threads")) threads = std::stoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--windows")) windows = argv[i + 1];
+    if (!std::strcmp(argv[i], "--smoothing")) smoothing = std::stod(argv[i + 1]);
   }
+  if (smoothing != 0.0) windows = "raw";  // recomputed channels have no table
   if (windows != "table" && windows != "raw") {
     std::fprintf(stderr, "--windows is table or raw, not %s\n", windows.c_str());
     return 2;
@@ -73,17 +79,37 @@ int main(int argc, char** argv) {
   }
   std::shared_ptr<const TrainingData> data;
   {
-    const auto ds = read_dataset(path, DatasetParts::Training);
+    const auto ds = read_dataset(path, smoothing != 0.0 ? DatasetParts::TrainingAndCounts : DatasetParts::Training);
     auto own = std::make_shared<TrainingData>(ds);
     if (windows == "table") own->cache_smoothed_windows(Hyperparameters{}.lookback);
     data = std::move(own);
+  }
+  Hyperparameters hp;
+  if (smoothing != 0.0) {
+    hp.smoothing = smoothing;
+    // As a worker does: a copy for its first factor, recomputed in place for the next ones.
+    const auto t0 = std::chrono::steady_clock::now();
+    auto resmoothed = TrainingData::resmoothed(data, smoothing);
+    const double first = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::vector<double> ms;
+    for (int r = 0; r < 5; ++r) {
+      const auto t1 = std::chrono::steady_clock::now();
+      resmoothed->recompute_channels(r % 2 ? smoothing : smoothing / 2);
+      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count());
+    }
+    resmoothed->recompute_channels(smoothing);
+    std::sort(ms.begin(), ms.end());
+    std::printf("channels (%.1f MB) recomputed from the daily counts with smoothing %g: %.1f ms into fresh memory, "
+                "then %.1f ms in place (median of 5)\n",
+                resmoothed->counts_bytes() / 1e6, smoothing, first, ms[2]);
+    data = std::move(resmoothed);
   }
   std::printf("windows: %s\n", windows == "table" ? "smoothed once into a table" : "smoothed per group");
   // A trainer makes its kernels on its first epoch, for the target CRIMEGRAPH_SIMD names then.
   TrainerOptions options;
   options.threads = threads;
   std::vector<std::unique_ptr<Trainer>> trainers;
-  for (const auto& t : targets) trainers.push_back(std::make_unique<Trainer>(data, Hyperparameters{}, options));
+  for (const auto& t : targets) trainers.push_back(std::make_unique<Trainer>(data, hp, options));
   std::vector<std::vector<double>> train(targets.size()), eval(targets.size());
   for (int e = 1; e <= epochs; ++e) {
     for (std::size_t t = 0; t < targets.size(); ++t) {

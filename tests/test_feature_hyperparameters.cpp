@@ -59,6 +59,15 @@ TEST(FeatureHyperparameters, RecomputedChannelsAreThoseOfDataPreparedWithTheFact
   EXPECT_TRUE(same_bits(*derived, reference));
   EXPECT_EQ(TrainingData::with_smoothing(derived, 0.2), derived);
   EXPECT_EQ(TrainingData::with_smoothing(base, 0.0), base);
+  // Recomputed in place, as a worker does for its next factor: the same channels, no stale table.
+  auto reused = TrainingData::resmoothed(base, 0.7);
+  reused->recompute_channels(0.2);
+  EXPECT_TRUE(same_bits(*reused, reference));
+  auto tabled = std::make_shared<TrainingData>(prepared_at_half);
+  tabled->cache_smoothed_windows(7);
+  tabled->recompute_channels(0.2);
+  EXPECT_TRUE(same_bits(*tabled, reference));
+  EXPECT_EQ(tabled->cached_smoothed_window(10, 7), nullptr) << "the table of the old channels was kept";
   // The label is the raw violent count whatever the smoothing.
   EXPECT_EQ(std::memcmp(derived->label_of_day(0), base->label_of_day(0), sizeof(float) * base->nodes() * base->days()), 0);
 
@@ -101,8 +110,17 @@ TEST(FeatureHyperparameters, ATrialSmoothingItsInputsTrainsAsOnDataPreparedSo) {
     EXPECT_EQ(searched.epochs[e].train_loss, reference.epochs[e].train_loss) << e;
     EXPECT_EQ(searched.epochs[e].validation_hit_rate, reference.epochs[e].validation_hit_rate) << e;
   }
+  // One objective, factors taking turns: each trial sees its own factor's channels.
+  auto worker = objective_on("half.h5", true);
+  spec.config = {{"smoothing", 0.8}};
+  const auto other = worker->run(spec);
+  spec.config = {{"smoothing", 0.2}};
+  const auto again = worker->run(spec);
+  EXPECT_NE(other.epochs[0].train_loss, reference.epochs[0].train_loss);
+  EXPECT_EQ(again.epochs[1].train_loss, reference.epochs[1].train_loss);
+  EXPECT_EQ(again.epochs[1].validation_hit_rate, reference.epochs[1].validation_hit_rate);
   spec.config = {};
-  const auto unsmoothed = objective_on("half.h5", true)->run(spec);
+  const auto unsmoothed = worker->run(spec);
   EXPECT_NE(unsmoothed.epochs[0].train_loss, reference.epochs[0].train_loss) << "the factor changed nothing";
 
   // An objective that kept no counts fails such a trial with the reason.

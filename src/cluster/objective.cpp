@@ -151,22 +151,26 @@ class GLDNetObjective : public Objective {
     return t;
   }
 
-  // The channels for a smoothing factor. The last ones recomputed are kept: a trial's
-  // promotions, and a space that offers a few factors, reuse them instead of a pass over the
-  // counts (days x nodes x channels, tens of milliseconds for the original city).
+  // The channels for a smoothing factor. One recomputed copy is kept, and recomputed in place
+  // for another factor once no trainer holds it: a trial's promotions reuse it, and a new
+  // factor costs a pass over the counts but no fresh memory.
   std::shared_ptr<const TrainingData> inputs(double smoothing) {
     if (smoothing == 0.0) return data_;
-    if (!resmoothed_ || resmoothed_->smoothing() != smoothing) {
-      resmoothed_.reset();  // one copy at a time
-      resmoothed_ = TrainingData::with_smoothing(data_, smoothing);
-      spdlog::debug("input channels recomputed with smoothing {}", smoothing);
+    if (!resmoothed_) {
+      resmoothed_ = TrainingData::resmoothed(data_, smoothing);
+    } else if (resmoothed_->smoothing() != smoothing) {
+      if (resmoothed_.use_count() == 1) {
+        resmoothed_->recompute_channels(smoothing);
+      } else {
+        resmoothed_ = TrainingData::resmoothed(data_, smoothing);
+      }
     }
     return resmoothed_;
   }
 
   GLDNetObjectiveOptions options_;
   std::shared_ptr<const TrainingData> data_;
-  std::shared_ptr<const TrainingData> resmoothed_;
+  std::shared_ptr<TrainingData> resmoothed_;
 };
 
 class NullObjective : public Objective {

@@ -51,22 +51,35 @@ TrainingData::TrainingData(std::shared_ptr<const TrainingData> base, double smoo
       channels_(base->channels_),
       label_(base->label_),
       counts_(base->counts_),
-      smoothing_(smoothing),
       adjacency_(base->adjacency_),
       lengths_(base->lengths_) {
+  borrowed_arrays_ = std::move(base);  // the label and counts are the base's
+  recompute_channels(smoothing);
+}
+
+void TrainingData::recompute_channels(double smoothing) {
+  if (smoothing == 0.0) throw Error("the channels as prepared are not kept beside recomputed ones");
+  if (!counts_) throw DataError("the training data keeps no daily counts to recompute its channels from");
   own_features_.resize(static_cast<std::size_t>(days_) * nodes_ * channels_);
   smooth_counts_into(counts_, days_, nodes_, channels_, smoothing, own_features_.data());
   flush_subnormals(own_features_.data(), own_features_.data() + own_features_.size());
   features_ = own_features_.data();
-  borrowed_arrays_ = std::move(base);  // the label and counts are the base's
+  smoothing_ = smoothing;
+  cached_lookback_ = 0;
+  smoothed_ = nullptr;
+  cached_weights_.clear();
+  own_smoothed_.clear();
+  borrowed_smoothed_.reset();
 }
 
 std::shared_ptr<const TrainingData> TrainingData::with_smoothing(std::shared_ptr<const TrainingData> data,
                                                                  double smoothing) {
   if (smoothing == data->smoothing_) return data;
-  if (smoothing == 0.0) throw Error("the channels as prepared are not kept beside recomputed ones");
-  if (!data->counts_) throw DataError("the training data keeps no daily counts to recompute its channels from");
-  return std::shared_ptr<const TrainingData>(new TrainingData(std::move(data), smoothing));
+  return resmoothed(std::move(data), smoothing);
+}
+
+std::shared_ptr<TrainingData> TrainingData::resmoothed(std::shared_ptr<const TrainingData> data, double smoothing) {
+  return std::shared_ptr<TrainingData>(new TrainingData(std::move(data), smoothing));
 }
 
 bool TrainingData::counts_usable(const CrimeDataset& ds) {

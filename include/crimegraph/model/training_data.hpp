@@ -45,6 +45,12 @@ class TrainingData {
   /// table. Returns `data` itself when it already has this smoothing. Throws DataError when
   /// `data` keeps no counts.
   static std::shared_ptr<const TrainingData> with_smoothing(std::shared_ptr<const TrainingData> data, double smoothing);
+  /// A new copy of `data` (which must keep counts) with its channels recomputed, always.
+  static std::shared_ptr<TrainingData> resmoothed(std::shared_ptr<const TrainingData> data, double smoothing);
+  /// Recomputes the channels from the kept counts with another factor, into this object's own
+  /// memory (reused when it has some: fresh memory costs more in page faults than the
+  /// smoothing itself); drops the table of smoothed windows, which no longer matches.
+  void recompute_channels(double smoothing);
   /// The smoothing factor the channels were recomputed with; 0: as the dataset was prepared.
   double smoothing() const { return smoothing_; }
   bool has_counts() const { return counts_ != nullptr; }
