@@ -28,13 +28,12 @@ TrainingData::TrainingData(const CrimeDataset& ds, double smoothing)
       smoothing_(smoothing),
       adjacency_(sparse_adjacency(ds.graph, AdjacencyNorm::Row)),
       lengths_(ds.graph.length_m) {
+  own_features_.resize(ds.features.size());
   if (smoothing != 0.0) {
     check_channels_are_smoothed_counts(ds.channels, ds.categories, "the dataset");
-    own_features_.resize(ds.features.size());
     smooth_counts_into(ds.counts.data(), days_, nodes_, channels_, smoothing, own_features_.data());
     flush_subnormals(own_features_.data(), own_features_.data() + own_features_.size());
   } else {
-    own_features_.resize(ds.features.size());
     prepare_features(ds, own_features_.data());
   }
   own_label_.resize(ds.label.size());
@@ -68,7 +67,7 @@ void TrainingData::recompute_channels(double smoothing) {
   cached_lookback_ = 0;
   smoothed_ = nullptr;
   cached_weights_.clear();
-  own_smoothed_.clear();
+  std::vector<float>().swap(own_smoothed_);  // frees the table's memory
   borrowed_smoothed_.reset();
 }
 
