@@ -380,13 +380,11 @@ Hyperparameters largest_configuration(Hyperparameters h, const SearchSpace& spac
 
 // Warns when the space's largest configuration, trained by `workers` processes of a node at
 // once on `nodes` segments with `inputs` summaries each, would not fit in its memory.
-// `channel_bytes`: the dataset's channels, which each worker recomputes when the space sets
-// their smoothing factor.
+// `channel_bytes`: each worker's own copy of the channels, when trials recompute them (else 0).
 void check_trial_memory(const Job& job, const SearchSpace& space, std::int64_t nodes, std::int64_t inputs, int workers,
                         int node, double channel_bytes) {
   const auto hp = largest_configuration(job.base, space);
-  const double per_trial = static_cast<double>(training_memory_bytes(hp, nodes, inputs, job.threads)) +
-                           (needs_daily_counts(job.base, space) ? channel_bytes : 0.0);
+  const double per_trial = static_cast<double>(training_memory_bytes(hp, nodes, inputs, job.threads)) + channel_bytes;
   const double usable = static_cast<double>(usable_memory_bytes());
   spdlog::debug("node {}: the space's largest configuration needs about {} per trial", node, describe_bytes(per_trial));
   if (usable <= 0 || per_trial * workers <= 0.8 * usable) return;
@@ -578,6 +576,8 @@ int run(int argc, char** argv) {
   if (!every_rank_accepts(mpi, transport, refused)) return 0;
   Job& job = prepared->job;
   const SearchSpace& space = prepared->space;
+  // Trials recompute their channels from the dataset's daily counts (their smoothing is set).
+  const bool recompute_channels = job.objective == "gldnet" && needs_daily_counts(job.base, space);
   setup_logging(job.log_level, mpi.size() > 1 ? mpi.rank() : -1);
   // On every rank: a worker that died of the signal would make the launcher kill the
   // coordinator before it could flush; instead workers train on until the coordinator,
@@ -631,7 +631,7 @@ int run(int argc, char** argv) {
       n.broadcast = job.dataset_broadcast;
       n.lookback = static_cast<std::int32_t>(job.base.lookback);
       n.window_cache_bytes = static_cast<std::size_t>(job.window_cache_mb * 1e6);
-      n.counts = needs_daily_counts(job.base, space);
+      n.counts = recompute_channels;
       try {
         shared = share_training_data(*node, n);
       } catch (const DatasetRefused&) {
@@ -648,11 +648,14 @@ int run(int argc, char** argv) {
     // have no copy of the file); alone, from the file.
     if (job.objective == "gldnet" && shared.training && node->leader()) {
       check_trial_memory(job, space, shared.training->nodes(), shared.training->smoothed_width(), training_on_node,
-                         node->node(), static_cast<double>(shared.training->counts_bytes()));
+                         node->node(), recompute_channels ? static_cast<double>(shared.training->channel_bytes()) : 0.0);
     } else if (job.objective == "gldnet" && mpi.size() == 1) {
       const auto extent = read_dataset_extent(dataset);
       check_trial_memory(job, space, extent.nodes, TrainingData::kSmoothingScales * extent.channels, 1, 0,
-                         4.0 * static_cast<double>(extent.days * extent.nodes * extent.channels));
+                         recompute_channels ? static_cast<double>(TrainingData::channel_bytes(
+                                                  static_cast<std::int32_t>(extent.days), static_cast<std::int32_t>(extent.nodes),
+                                                  static_cast<std::int32_t>(extent.channels)))
+                                            : 0.0);
     }
 
     auto make_objective = [&] {
@@ -664,7 +667,7 @@ int run(int argc, char** argv) {
       o.threads = job.threads;
       o.final_threads = job.final_threads;
       o.window_cache_bytes = static_cast<std::size_t>(job.window_cache_mb * 1e6);
-      o.keep_counts = needs_daily_counts(job.base, space);
+      o.keep_counts = recompute_channels;
       o.hit_rate = job.hit_rate;
       o.trial_timeout_seconds = job.trial_timeout;
       return make_gldnet_objective(o);
@@ -689,7 +692,7 @@ int run(int argc, char** argv) {
       double lookback = job.base.lookback;
       for (const auto& p : space.parameters())
         if (p.name == "lookback") lookback = p.smallest();
-      if (needs_daily_counts(job.base, space)) {
+      if (recompute_channels) {
         const auto extent = read_dataset_extent(dataset);
         check_channels_are_smoothed_counts(extent.channel_names, extent.categories, "the dataset '" + dataset + "'");
       }

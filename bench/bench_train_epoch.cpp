@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
     std::sort(ms.begin(), ms.end());
     std::printf("channels (%.1f MB) recomputed from the daily counts with smoothing %g: %.1f ms into fresh memory, "
                 "then %.1f ms in place (median of 5)\n",
-                resmoothed->counts_bytes() / 1e6, smoothing, first, ms[2]);
+                resmoothed->channel_bytes() / 1e6, smoothing, first, ms[2]);
     data = std::move(resmoothed);
   }
   std::printf("windows: %s\n", windows == "table" ? "smoothed once into a table" : "smoothed per group");

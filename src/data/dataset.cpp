@@ -91,15 +91,19 @@ void smooth_counts_into(const std::int32_t* counts, std::int32_t days, std::int3
   }
 }
 
+bool channels_are_smoothed_counts(const std::vector<std::string>& channels, const std::vector<std::string>& categories) {
+  bool same = !categories.empty() && channels.size() == categories.size();
+  for (std::size_t i = 0; same && i < channels.size(); ++i) same = channels[i] == categories[i] + "Smoothed";
+  return same;
+}
+
 void check_channels_are_smoothed_counts(const std::vector<std::string>& channels,
                                         const std::vector<std::string>& categories, const std::string& what) {
   if (categories.empty()) {
     throw DataError(what + " has no daily counts to smooth its channels from: prepare it with crimegraph-prepare, "
                     "which keeps them");
   }
-  bool same = channels.size() == categories.size();
-  for (std::size_t i = 0; same && i < channels.size(); ++i) same = channels[i] == categories[i] + "Smoothed";
-  if (!same) {
+  if (!channels_are_smoothed_counts(channels, categories)) {
     const auto list = [](const std::vector<std::string>& names) {
       std::string s;
       for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;

@@ -218,8 +218,8 @@ DatasetExtent read_dataset_extent(const std::string& path) {
   e.days = day_count(f, path);
   e.nodes = f.int_attribute("tensor", "nodes");
   if (!f.exists("tensor/channels")) bad_file(path, "missing dataset 'tensor/channels'");
-  e.channels = static_cast<std::int64_t>(f.shape("tensor/channels").at(0));
   e.channel_names = read_strings_shaped(f, "tensor/channels", f.shape("tensor/channels").at(0));
+  e.channels = static_cast<std::int64_t>(e.channel_names.size());
   if (!f.exists("tensor/categories")) bad_file(path, "missing dataset 'tensor/categories'");
   e.categories = read_strings_shaped(f, "tensor/categories", f.shape("tensor/categories").at(0));
   return e;

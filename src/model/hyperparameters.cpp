@@ -1,9 +1,8 @@
 #include "crimegraph/model/hyperparameters.hpp"
 
+#include <spdlog/fmt/fmt.h>
+
 #include <cmath>
-#include <cstdlib>
-#include <iomanip>
-#include <sstream>
 
 #include "crimegraph/error.hpp"
 #include "crimegraph/io/text.hpp"
@@ -32,18 +31,9 @@ std::string known_names() {
   return s;
 }
 
-// The shortest text that reads back as the same double: a model file names its hyperparameters
-// in this text, and a smoothing factor read back must recompute the very same inputs.
-std::string number(double v) {
-  std::string text;
-  for (int digits = 6; digits <= 17; ++digits) {
-    std::ostringstream os;
-    os << std::setprecision(digits) << v;
-    text = os.str();
-    if (std::strtod(text.c_str(), nullptr) == v) break;
-  }
-  return text;
-}
+// The shortest text that reads back as the same double (fmt's default): a model file names its
+// hyperparameters in this text, and a smoothing factor read back must recompute the same inputs.
+std::string number(double v) { return fmt::format("{}", v); }
 
 }  // namespace
 

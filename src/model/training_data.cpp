@@ -82,13 +82,7 @@ std::shared_ptr<TrainingData> TrainingData::resmoothed(std::shared_ptr<const Tra
 }
 
 bool TrainingData::counts_usable(const CrimeDataset& ds) {
-  if (ds.counts.empty()) return false;
-  try {
-    check_channels_are_smoothed_counts(ds.channels, ds.categories, "");
-    return true;
-  } catch (const DataError&) {
-    return false;
-  }
+  return !ds.counts.empty() && channels_are_smoothed_counts(ds.channels, ds.categories);
 }
 
 TrainingData::TrainingData(const StreetGraph& graph, std::int32_t days, std::int32_t channels, BorrowedArrays arrays)

@@ -53,9 +53,11 @@ std::vector<float> smooth_counts(const std::vector<std::int32_t>& counts, std::i
 void smooth_counts_into(const std::int32_t* counts, std::int32_t days, std::int32_t nodes, std::int32_t categories,
                         double alpha, float* out);
 
-/// Throws DataError unless the feature channels are the categories' smoothed counts, in order, as
+/// Whether the feature channels are the categories' smoothed counts, in order, as
 /// crimegraph-prepare makes them ("Violent" -> "ViolentSmoothed"): only then can the channels be
-/// recomputed from the counts with another smoothing factor. `what` names the dataset.
+/// recomputed from the counts with another smoothing factor.
+bool channels_are_smoothed_counts(const std::vector<std::string>& channels, const std::vector<std::string>& categories);
+/// Throws DataError, saying why, unless they are. `what` names the dataset.
 void check_channels_are_smoothed_counts(const std::vector<std::string>& channels,
                                         const std::vector<std::string>& categories, const std::string& what);
 

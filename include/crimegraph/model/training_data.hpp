@@ -54,8 +54,13 @@ class TrainingData {
   /// The smoothing factor the channels were recomputed with; 0: as the dataset was prepared.
   double smoothing() const { return smoothing_; }
   bool has_counts() const { return counts_ != nullptr; }
-  /// Bytes of the daily counts (days x nodes x channels int32), kept or not.
-  std::size_t counts_bytes() const { return static_cast<std::size_t>(days_) * nodes_ * channels_ * sizeof(std::int32_t); }
+  /// Bytes of the channels (days x nodes x channels floats), as many as of the daily counts:
+  /// what a recomputed copy takes.
+  std::size_t channel_bytes() const { return channel_bytes(days_, nodes_, channels_); }
+  static std::size_t channel_bytes(std::int32_t days, std::int32_t nodes, std::int32_t channels) {
+    return static_cast<std::size_t>(days) * static_cast<std::size_t>(nodes) * static_cast<std::size_t>(channels) *
+           sizeof(float);
+  }
 
   std::int32_t days() const { return days_; }
   std::int32_t nodes() const { return nodes_; }
